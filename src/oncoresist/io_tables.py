@@ -28,6 +28,7 @@ __all__ = [
     "iter_delimited_records",
     "read_table",
     "records_to_frame",
+    "typed_to_text",
     "write_table",
 ]
 
@@ -311,7 +312,8 @@ def _cell_text(value: object) -> str | None:
     return text or None
 
 
-def _typed_to_text(frame: pd.DataFrame, first_line: int) -> pd.DataFrame:
+def typed_to_text(frame: pd.DataFrame, first_line: int) -> pd.DataFrame:
+    """Render a typed frame (Parquet/XLSX) as text cells indexed by row number."""
     out = pd.DataFrame(
         {str(c): [_cell_text(v) for v in frame[c].tolist()] for c in frame.columns},
         dtype=object,
@@ -376,7 +378,7 @@ def read_table(
             frame = pd.read_parquet(path)
         except Exception as err:  # pyarrow raises several types for a non-Parquet file
             raise _wrong_format(source, "Parquet", err) from None
-        return _apply_missing(_typed_to_text(frame, 2), missing)
+        return _apply_missing(typed_to_text(frame, 2), missing)
     if suffix == ".xlsx":
         try:
             frame = pd.read_excel(path, dtype=object, engine="openpyxl")
@@ -384,7 +386,7 @@ def read_table(
             raise _wrong_format(source, "XLSX", err) from None
         if len(frame.columns) == 0:
             raise _empty_file(source)
-        return _apply_missing(_typed_to_text(frame, 2), missing)
+        return _apply_missing(typed_to_text(frame, 2), missing)
     raise InputDataError(
         f"{source}: unknown table format",
         [

@@ -1,0 +1,417 @@
+"""The profile sheet: one row per patient-treatment, for clinicians (DESIGN.md).
+
+Columns: ``patient_id``, ``cancer_type``, ``drug`` (combinations as ``drug+drug``),
+``line_number`` (required); ``treatment_id`` (default ``<patient_id>-r<row>``),
+``age_years``, ``sex``, ``mutations`` (``"EGFR p.L858R; TP53 p.R273H"``), ``copy_number``
+(``"MET amp; CDKN2A del"``), ``fusions`` (``"EML4-ALK v3"``) and ``expr_<GENE>`` columns on
+the log2(TPM+1) scale (optional). CSV, TSV, Parquet or XLSX.
+
+Everything in a sheet is baseline: each row becomes one baseline sample
+(``<treatment_id>_baseline``) linked to its treatment. A problem in a row (malformed
+alteration text, non-numeric or out-of-scale expression, a missing required value, a
+repeated treatment) rejects **that row** with its sheet row number; the other rows go on.
+A missing required column or an empty file rejects the whole file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from oncoresist.alterations import (
+    parse_cna_list,
+    parse_fusion_list,
+    parse_mutation_list,
+    variant_class_of,
+)
+from oncoresist.contract import LOG2_TPM_MAX, Cohort, empty_table, validate_cohort
+from oncoresist.exceptions import InputDataError, Problem
+from oncoresist.io_canonical import NUMERIC_MISSING
+from oncoresist.io_tables import (
+    DELIMITED,
+    iter_delimited_records,
+    read_table,
+    records_to_frame,
+    typed_to_text,
+)
+
+__all__ = [
+    "EXPR_PREFIX",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "ProfileSheet",
+    "iter_profile_chunks",
+    "profiles_to_cohort",
+    "read_profile_sheet",
+]
+
+REQUIRED_COLUMNS = ("patient_id", "cancer_type", "drug", "line_number")
+OPTIONAL_COLUMNS = ("treatment_id", "age_years", "sex", "mutations", "copy_number", "fusions")
+EXPR_PREFIX = "expr_"
+_FIX = {
+    "patient_id": "give every row a patient identifier",
+    "cancer_type": "name the cancer type, e.g. NSCLC",
+    "drug": "name the drug; combinations as drug+drug",
+    "line_number": "use the therapy line as a whole number >= 1",
+    "age_years": "age in years, between 0 and 120 (or leave empty)",
+    "mutations": "write GENE p.CHANGE items separated by ';', e.g. EGFR p.L858R; TP53 p.R273H",
+    "copy_number": "write GENE call items separated by ';', e.g. MET amp; CDKN2A del",
+    "fusions": "write GENE5-GENE3 [variant] items separated by ';', e.g. EML4-ALK v3",
+}
+
+
+@dataclass
+class ProfileSheet:
+    """A profile sheet after reading: the rows that passed, and why the others did not.
+
+    Attributes
+    ----------
+    cohort : Cohort
+        Canonical tables built from the accepted rows (all samples baseline).
+    rejected : list of Problem
+        One or more problems per rejected row, with the sheet's row numbers.
+    row_of_treatment : dict
+        treatment_id → the sheet row it came from (to write scores in input order).
+    n_read : int
+        Data rows read.
+    warnings_ : list of str
+        Sheet-level remarks (e.g. unknown columns, listed once).
+    """
+
+    cohort: Cohort
+    rejected: list[Problem] = field(default_factory=list)
+    row_of_treatment: dict[str, int] = field(default_factory=dict)
+    n_read: int = 0
+    warnings_: list[str] = field(default_factory=list)
+
+    @property
+    def rejected_rows(self) -> list[int]:
+        """Sheet row numbers rejected (each once, in order)."""
+        return sorted({p.row for p in self.rejected if p.row is not None})
+
+    @property
+    def n_accepted(self) -> int:
+        """Rows turned into treatments."""
+        return len(self.row_of_treatment)
+
+
+def _blank(value: object) -> bool:
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or (str(value).strip() == "")
+    )
+
+
+def _number(value: object) -> float | None:
+    if _blank(value) or str(value).strip() in NUMERIC_MISSING:
+        return None
+    result = float(str(value).strip())
+    if not math.isfinite(result):
+        raise ValueError("not finite")
+    return result
+
+
+def profiles_to_cohort(
+    frame: pd.DataFrame,
+    source: str,
+    first_line: int = 2,
+    seen_treatments: dict[str, int] | None = None,
+) -> ProfileSheet:
+    """Turn profile-sheet rows into canonical tables, rejecting bad rows one by one.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Sheet rows, cells as text (or numbers). When the index is named ``line`` (as
+        returned by :func:`~oncoresist.io_tables.read_table`) it gives each row's number;
+        otherwise row ``i`` is numbered ``first_line + i``.
+    source : str
+        File name shown in problems.
+    first_line : int
+        Row number of the first row (2 for a sheet with one header row).
+    seen_treatments : dict, optional
+        treatment_id → row already accepted, shared across chunks of one file so that a
+        repeated treatment in a later chunk is still rejected. Updated in place.
+
+    Raises
+    ------
+    InputDataError
+        When a required column is missing (the whole file is unusable).
+    """
+    columns = [str(c).strip() for c in frame.columns]
+    frame = frame.set_axis(columns, axis=1)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise InputDataError(
+            f"{source} is not a profile sheet",
+            [
+                Problem(source, 1, c, "", "required column is missing",
+                        f"add a column named '{c}' (required: {', '.join(REQUIRED_COLUMNS)})")
+                for c in missing
+            ],
+        )  # fmt: skip
+    expr_cols = [c for c in columns if c.lower().startswith(EXPR_PREFIX)]
+    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS) | set(expr_cols)
+    unknown = [c for c in columns if c not in known]
+    notes = []
+    if unknown:
+        notes.append(f"{source}: columns not used: {', '.join(unknown)}")
+    genes = [c[len(EXPR_PREFIX) :].strip().upper() for c in expr_cols]
+    if frame.index.name == "line":
+        lines = [int(i) for i in frame.index]
+    else:
+        lines = list(range(first_line, first_line + len(frame)))
+    seen = seen_treatments if seen_treatments is not None else {}
+    patient_seen: dict[str, tuple[int, tuple[object, ...]]] = {}
+    acc = _Accumulator(genes)
+    rejected: list[Problem] = []
+    for line, record in zip(lines, frame.to_dict("records"), strict=True):
+        problems = _row(record, line, source, expr_cols, genes, seen, patient_seen, acc)
+        rejected += problems
+    cohort = acc.cohort(source)
+    return ProfileSheet(
+        cohort=cohort,
+        rejected=rejected,
+        row_of_treatment=acc.row_of_treatment,
+        n_read=len(frame),
+        warnings_=notes,
+    )
+
+
+class _Accumulator:
+    def __init__(self, genes: list[str]) -> None:
+        self.genes = genes
+        self.tables: dict[str, list[dict[str, object]]] = {
+            k: [] for k in ("patients", "samples", "treatments", "mutations", "copy_number",
+                            "fusions", "expression")
+        }  # fmt: skip
+        self.row_of_treatment: dict[str, int] = {}
+
+    def cohort(self, source: str) -> Cohort:
+        frames = {}
+        for name, rows in self.tables.items():
+            if name == "expression":
+                columns = ["sample_id", *dict.fromkeys(self.genes)]
+            else:
+                columns = list(empty_table(name).columns)
+            frames[name] = pd.DataFrame(rows, columns=columns)
+            if name != "expression":
+                frames[name] = frames[name].astype(object)
+        if not self.genes:
+            frames["expression"] = empty_table("expression")
+        cohort = Cohort(**frames, name=Path(source).stem, source=source)  # type: ignore[arg-type]
+        return validate_cohort(cohort, {k: source for k in frames})
+
+
+def _row(
+    record: dict[str, object],
+    line: int,
+    source: str,
+    expr_cols: list[str],
+    genes: list[str],
+    seen: dict[str, int],
+    patient_seen: dict[str, tuple[int, tuple[object, ...]]],
+    acc: _Accumulator,
+) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def bad(column: str | None, value: object, reason: str, fix: str = "") -> None:
+        shown = "<empty>" if _blank(value) else str(value)[:60]
+        problems.append(
+            Problem(source, line, column, shown, reason, fix or _FIX.get(column or "", ""))
+        )
+
+    text = {c: (None if _blank(record.get(c)) else str(record[c]).strip()) for c in record}
+    for column in REQUIRED_COLUMNS:
+        if text.get(column) is None:
+            bad(column, None, "required value is missing")
+    line_number = age = None
+    try:
+        line_number = _number(text.get("line_number"))
+        if line_number is not None and (line_number < 1 or not line_number.is_integer()):
+            bad("line_number", text["line_number"], "not a whole number >= 1")
+    except ValueError:
+        bad("line_number", text["line_number"], "not a number")
+    try:
+        age = _number(text.get("age_years"))
+        if age is not None and not 0 <= age <= 120:
+            bad("age_years", text["age_years"], "age out of range")
+    except ValueError:
+        bad("age_years", text["age_years"], "not a number")
+    parsed = {}
+    for column, parser in (("mutations", parse_mutation_list), ("copy_number", parse_cna_list),
+                           ("fusions", parse_fusion_list)):  # fmt: skip
+        items, reasons = parser(text.get(column))
+        for reason in reasons:
+            bad(column, text.get(column), reason)
+        if len({item[:2] for item in items}) < len(items):
+            bad(
+                column,
+                text.get(column),
+                "an alteration is listed twice",
+                "list each alteration once",
+            )
+        parsed[column] = items
+    expression = {}
+    for column, gene in zip(expr_cols, genes, strict=True):
+        try:
+            value = _number(record.get(column))
+        except ValueError:
+            bad(
+                column,
+                record.get(column),
+                "expression value is not a finite number",
+                "use a number on the log2(TPM+1) scale, or leave it empty",
+            )
+            continue
+        if value is not None and not -0.5 <= value <= LOG2_TPM_MAX:
+            bad(
+                column,
+                value,
+                "expression value is not on the log2(TPM+1) scale (0 to 20)",
+                "transform TPM with log2(TPM + 1); z-scores are not accepted in a sheet",
+            )
+            continue
+        expression[gene] = value
+    patient = text.get("patient_id")
+    treatment_id = text.get("treatment_id") or f"{patient}-r{line}"
+    if treatment_id in seen:
+        bad(
+            "treatment_id",
+            treatment_id,
+            f"treatment repeated (first on row {seen[treatment_id]})",
+            "give each patient-treatment one row",
+        )
+    facts = (text.get("cancer_type"), age, text.get("sex"))
+    if patient in patient_seen and patient_seen[patient][1] != facts:
+        bad(
+            "patient_id",
+            patient,
+            f"cancer type, age or sex differ from row "
+            f"{patient_seen[patient][0]} of the same patient",
+            "make the patient's rows agree",
+        )
+    if problems:
+        return problems
+    seen[treatment_id] = line
+    sample = f"{treatment_id}_baseline"
+    acc.row_of_treatment[treatment_id] = line
+    if patient not in patient_seen:
+        patient_seen[patient] = (line, facts)  # type: ignore[index]
+        acc.tables["patients"].append(
+            {"patient_id": patient, "cancer_type": facts[0], "age_years": age, "sex": facts[2]}
+        )
+    drug = "+".join(part.strip() for part in str(text["drug"]).split("+"))
+    acc.tables["treatments"].append(
+        {
+            "patient_id": patient,
+            "treatment_id": treatment_id,
+            "drug": drug,
+            "line_number": line_number,
+        }
+    )
+    acc.tables["samples"].append(
+        {
+            "sample_id": sample,
+            "patient_id": patient,
+            "timepoint": "baseline",
+            "treatment_id": treatment_id,
+        }
+    )
+    for gene, change in parsed["mutations"]:
+        acc.tables["mutations"].append(
+            {
+                "sample_id": sample,
+                "gene": gene,
+                "protein_change": change,
+                "variant_class": variant_class_of(change),
+                "vaf": None,
+            }
+        )
+    for gene, state in parsed["copy_number"]:
+        acc.tables["copy_number"].append({"sample_id": sample, "gene": gene, "cn_state": state})
+    for five, three, variant in parsed["fusions"]:
+        acc.tables["fusions"].append(
+            {"sample_id": sample, "gene_5p": five, "gene_3p": three, "variant": variant}
+        )
+    if genes:
+        acc.tables["expression"].append({"sample_id": sample, **expression})
+    return []
+
+
+def read_profile_sheet(path: str | os.PathLike[str]) -> ProfileSheet:
+    """Read a profile sheet (CSV, TSV, Parquet or XLSX) into accepted tables + rejections.
+
+    Raises
+    ------
+    InputDataError
+        Empty file, no data rows, a missing required column, non-UTF-8 text, or a file that
+        is not the format its name says.
+    """
+    path = Path(path)
+    frame = read_table(path)
+    if len(frame) == 0:
+        raise InputDataError(
+            f"{path.name} has no rows",
+            [Problem(path.name, None, None, "", "the sheet has a header but no rows",
+                     "add one row per patient-treatment")],
+        )  # fmt: skip
+    sheet = profiles_to_cohort(frame, path.name)
+    for message in sheet.warnings_:
+        sheet.cohort.notes.append(message)
+    return sheet
+
+
+def iter_profile_chunks(path: str | os.PathLike[str], chunk_size: int) -> Iterator[pd.DataFrame]:
+    """Yield a sheet in frames of at most ``chunk_size`` rows, indexed by sheet row number.
+
+    CSV/TSV and Parquet stream; XLSX is read whole, then sliced. Pass each frame to
+    :func:`profiles_to_cohort` with one shared ``seen_treatments`` dict.
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be >= 1")
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in DELIMITED:
+        if path.is_file() and path.stat().st_size == 0:
+            read_table(path)  # raises the standard "empty file" error
+        records = iter_delimited_records(path, DELIMITED[suffix], path.name)
+        try:
+            header_line, header = next(records)
+        except StopIteration:
+            read_table(path)
+            return
+        batch: list[tuple[int, list[str]]] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) == chunk_size:
+                yield records_to_frame(header, batch, path.name, header_line)
+                batch = []
+        if batch:
+            yield records_to_frame(header, batch, path.name, header_line)
+        return
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        if not path.is_file() or path.stat().st_size == 0:
+            read_table(path)  # raises the standard "not found" / "empty file" error
+        try:
+            parquet = pq.ParquetFile(path)
+        except Exception:  # the standard "not Parquet" error, with file name
+            read_table(path)
+            raise
+        first = 2
+        for batch_ in parquet.iter_batches(batch_size=chunk_size):
+            frame = batch_.to_pandas()
+            yield typed_to_text(frame, first)
+            first += len(frame)
+        return
+    frame = read_table(path)
+    for start in range(0, len(frame), chunk_size):
+        yield frame.iloc[start : start + chunk_size]
