@@ -258,6 +258,13 @@ def _split_gene(item: str) -> tuple[str, str]:
     return parts[0], (parts[1].strip() if len(parts) > 1 else "")
 
 
+def _looks_like_protein_change(text: str) -> bool:
+    try:
+        return normalise_protein_change(text) is not None
+    except ValueError:
+        return False
+
+
 def parse_mutation_list(text: object) -> tuple[list[tuple[str, str]], list[str]]:
     """Parse ``"EGFR p.L858R; TP53 p.R273H"`` into ``[(gene, protein_change), ...]``.
 
@@ -282,6 +289,9 @@ def parse_mutation_list(text: object) -> tuple[list[tuple[str, str]], list[str]]
             problems.append(f"item {position} is empty (remove the extra ';')")
             continue
         gene_text, change_text = _split_gene(item)
+        if not change_text and _looks_like_protein_change(gene_text):
+            problems.append(f"item '{item}' names no gene (write e.g. EGFR {gene_text})")
+            continue
         try:
             gene = normalise_gene(gene_text)
         except ValueError as err:

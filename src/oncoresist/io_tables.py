@@ -103,21 +103,26 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 # --------------------------------------------------------------------------------------
 
 
-def _decoded_lines(path: Path, source: str) -> Iterator[str]:
-    """Yield the file's lines as text, failing with the byte offset of bad UTF-8."""
+def _decoded_lines(path: Path, source: str, delimiter: str | None = None) -> Iterator[str]:
+    """Yield the file's lines as text, failing with the byte offset (and column) of bad UTF-8."""
     offset = 0
+    header: list[str] = []
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as err:
+                column = None
+                if delimiter and header and number > 1:
+                    index = raw[: err.start].count(delimiter.encode())
+                    column = header[index] if index < len(header) else None
                 raise InputDataError(
                     f"{source} is not UTF-8 text",
                     [
                         Problem(
                             source,
                             number,
-                            None,
+                            column,
                             repr(raw[err.start : err.start + 4]),
                             f"byte {offset + err.start} (line {number}) is not valid UTF-8",
                             "save the file as UTF-8 (e.g. in Excel: CSV UTF-8)",
@@ -126,6 +131,8 @@ def _decoded_lines(path: Path, source: str) -> Iterator[str]:
                 ) from None
             if number == 1:
                 text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark is harmless
+                if delimiter:
+                    header = [h.strip() for h in text.rstrip("\r\n").split(delimiter)]
             offset += len(raw)
             yield text
 
@@ -166,7 +173,7 @@ def iter_delimited_records(
     path = Path(path)
     source = source or path.name
     _check_magic(path, source, "delimited text")
-    lines = _decoded_lines(path, source)
+    lines = _decoded_lines(path, source, delimiter)
     counter = _CountingLines(lines)
     reader = csv.reader(counter, delimiter=delimiter)
     seen_header = False
