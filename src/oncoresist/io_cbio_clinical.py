@@ -36,6 +36,7 @@ from oncoresist.io_cbio_tables import (
     col,
     number,
     read_cbio_table,
+    relabel,
     require_columns,
 )
 
@@ -197,6 +198,15 @@ def read_clinical(
         samples_raw, sample_file.name, timeline["specimens"], spans, notes
     )
     problems += s_problems
+    # Problems name the columns as the user sees them in the files.
+    file_columns = {
+        "patient_id": "PATIENT_ID", "sample_id": "SAMPLE_ID", "cancer_type": "CANCER_TYPE",
+        "age_years": "AGE", "sex": "SEX", "assay": "ASSAY", "treatment_id": "TREATMENT_ID",
+        "sample_month": "SAMPLE_MONTH", "drug": "AGENT", "line_number": "LINE_NUMBER",
+        "time_to_resistance_months": "PFS_MONTHS", "resistance_observed": "PFS_STATUS",
+        "mechanism": "RESISTANCE_MECHANISM",
+        "timepoint": col(samples_raw, "TIMEPOINT", "SAMPLE_TIMEPOINT", "TIME_POINT"),
+    }  # fmt: skip
     validated = {}
     for name, frame, source, lines in (
         (
@@ -211,7 +221,7 @@ def read_clinical(
         try:
             validated[name] = validate_table(frame, name, source, line_numbers=list(lines))
         except InputDataError as err:
-            problems += err.problems
+            problems += relabel(err, file_columns)
     if outcomes is not None:
         try:
             outcomes = validate_table(
@@ -221,7 +231,7 @@ def read_clinical(
                 line_numbers=list(outcomes["_line"]),
             )
         except InputDataError as err:
-            problems += err.problems
+            problems += relabel(err, file_columns)
     if problems:
         raise InputDataError("the clinical files break the data contract", problems)
     return validated["patients"], validated["samples"], validated["treatments"], outcomes
@@ -402,22 +412,10 @@ def _samples(
         "sample_month": cells(raw, col(raw, "SAMPLE_MONTH")),
         "assay": cells(raw, assay_col),
     }, dtype=object)  # fmt: skip
-    for pos, (line, value) in enumerate(zip(raw.index, cells(raw, tp_col), strict=True)):
-        if value is None:
-            continue
-        word = TIMEPOINT_WORDS.get(str(value).strip().lower())
-        if word is None:
-            problems.append(
-                Problem(
-                    source,
-                    int(line),
-                    tp_col,
-                    str(value),
-                    "unknown timepoint",
-                    "use baseline, on_treatment or progression",
-                )
-            )
-        frame.iat[pos, 2] = word
+    for pos, value in enumerate(cells(raw, tp_col)):
+        if value is not None:
+            # Unknown words stay as written: the contract reports them with line and column.
+            frame.iat[pos, 2] = TIMEPOINT_WORDS.get(str(value).strip().lower(), value)
     for pos, value in enumerate(frame["assay"].tolist()):
         if value is not None:
             frame.iat[pos, 5] = ASSAY_WORDS.get(str(value).strip().lower(), value)

@@ -19,6 +19,7 @@ from oncoresist.io_cbio_tables import (
     number,
     read_cbio_table,
     read_meta,
+    relabel,
     require_columns,
 )
 
@@ -132,7 +133,18 @@ def _read_maf(path: Path, known: set[str], notes: list[str]) -> pd.DataFrame:
             "the clinical sample file skipped"
         )
     table = pd.DataFrame(rows, columns=list(empty_table("mutations").columns), dtype=object)
-    return validate_table(table, "mutations", source, line_numbers=lines)
+    try:
+        return validate_table(table, "mutations", source, line_numbers=lines)
+    except InputDataError as err:
+        vaf = c["vaf"] or f"{c['alt'] or 't_alt_count'}, {c['ref'] or 't_ref_count'}"
+        names = {
+            "sample_id": c["sample"],
+            "gene": c["gene"],
+            "vaf": vaf,
+            "protein_change": c["hgvsp"] or c["fallback"],
+            "variant_class": c["klass"],
+        }
+        raise InputDataError(err.summary, relabel(err, names)) from None
 
 
 def _vaf(direct: object, alt: object, ref: object) -> tuple[float | None, str | None]:

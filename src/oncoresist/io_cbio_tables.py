@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,7 @@ __all__ = [
     "number",
     "read_cbio_table",
     "read_meta",
+    "relabel",
     "require_columns",
 ]
 
@@ -110,3 +112,11 @@ def cells(frame: pd.DataFrame, column: str | None) -> Sequence[object]:
     if column is None:
         return [None] * len(frame)
     return frame[column].tolist()
+
+
+def relabel(err: InputDataError, columns: Mapping[str, str | None]) -> list[Problem]:
+    """Return ``err``'s problems with canonical column names replaced by the file's own."""
+    return [
+        replace(p, column=columns.get(p.column) or p.column) if p.column else p
+        for p in err.problems
+    ]

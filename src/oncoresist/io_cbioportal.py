@@ -271,6 +271,8 @@ def read_cbioportal_study(
         )
     notes: list[str] = []
     problems: list[Problem] = []
+    # Fail fast on an unknown profile choice, before reading anything else.
+    _choose_profile(files.expression, expression_profile, str(folder))
 
     def run(step, *args):
         try:
@@ -325,11 +327,7 @@ def _expression(
     notes: list[str],
     problems: list[Problem],
 ) -> tuple[pd.DataFrame, str]:
-    try:
-        profile = _choose_profile(files.expression, wanted, files.sample.name)  # type: ignore[union-attr]
-    except InputDataError as err:
-        problems.extend(err.problems)
-        return empty_table("expression"), "log2_tpm"
+    profile = _choose_profile(files.expression, wanted, str(files.sample.parent))  # type: ignore[union-attr]
     if profile is None:
         return empty_table("expression"), "log2_tpm"
     others = [p.path.name for p in files.expression if p is not profile]
