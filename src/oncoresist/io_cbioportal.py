@@ -41,7 +41,7 @@ import pandas as pd
 
 from oncoresist.contract import Cohort, empty_table, validate_cohort
 from oncoresist.exceptions import InputDataError, Problem
-from oncoresist.io_cbio_clinical import read_clinical, read_timeline
+from oncoresist.io_cbio_clinical import read_clinical
 from oncoresist.io_cbio_genomic import (
     read_cna,
     read_expression_matrix,
@@ -55,6 +55,7 @@ from oncoresist.io_cbio_tables import (
     TimepointAssumedWarning,
     read_meta,
 )
+from oncoresist.io_cbio_timeline import read_timeline
 
 __all__ = [
     "CBIO_MISSING",
