@@ -185,6 +185,19 @@ def test_linear_tpm_is_log_transformed(study):
     assert any("linear TPM transformed with log2(x + 1)" in n for n in cohort.notes)
 
 
+def test_study_without_treatments_gives_empty_table(study):
+    for path in study.glob("data_timeline_*.txt"):
+        path.unlink()
+    with pytest.warns(TimepointAssumedWarning, match="1 sample"):
+        cohort = read_quirks(study)
+    assert cohort.treatments.empty
+    assert list(cohort.treatments.columns) == ["patient_id", "treatment_id", "drug", "line_number"]
+    assert cohort.outcomes is None
+    notes = " ".join(cohort.notes)
+    assert "no treatment events" in notes
+    assert "PFS of 4 patient(s) without treatment events not used" in notes
+
+
 def test_bad_timepoint_value_names_line_and_column(study):
     path = study / "data_clinical_sample.txt"
     path.write_text(path.read_text(encoding="utf-8").replace("\tProgression\t", "\tlater\t"),

@@ -115,6 +115,11 @@ def treatments_from_timeline(
     no_agent = [e for e in events if str(e["patient"]) in known and not e["agent"]]
     if no_agent:
         notes.append(f"timeline: {len(no_agent)} treatment event(s) without an agent skipped")
+    if not events:
+        notes.append(
+            "timeline: no treatment events, so the treatments table is empty (name the drug "
+            "when scoring)"
+        )
     groups: dict[tuple[str, object], list[dict[str, Any]]] = {}
     for event in events:
         if str(event["patient"]) in known and event["agent"]:
@@ -180,7 +185,11 @@ def treatments_from_timeline(
             }
         )
     if not outcome_rows:
-        outcome_rows, skipped = _patient_outcomes(patients, by_patient, problems)
+        outcome_rows, skipped, untreated = _patient_outcomes(patients, by_patient, problems)
+        if untreated:
+            notes.append(
+                f"clinical: PFS of {untreated} patient(s) without treatment events not used"
+            )
         if skipped:
             notes.append(
                 f"clinical: PFS of {skipped} patient(s) with several treatments not "
@@ -201,8 +210,8 @@ def _patient_outcomes(
     patients: dict[str, dict[str, Any]],
     by_patient: dict[str, list[dict[str, Any]]],
     problems: list[Problem],
-) -> tuple[list[dict[str, Any]], int]:
-    rows, skipped = [], 0
+) -> tuple[list[dict[str, Any]], int, int]:
+    rows, skipped, untreated = [], 0, 0
     for patient_id, info in patients.items():
         record = info.get("_record")
         if not record:
@@ -214,6 +223,7 @@ def _patient_outcomes(
         treatments = by_patient.get(patient_id, [])
         if len(treatments) != 1:
             skipped += len(treatments) > 1
+            untreated += not treatments
             continue
         try:
             observed = _status(status)
@@ -238,4 +248,4 @@ def _patient_outcomes(
                 "_line": info["_line"],
             }
         )
-    return rows, skipped
+    return rows, skipped, untreated
