@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from oncoresist.alterations import (
@@ -171,9 +172,16 @@ def profiles_to_cohort(
     patient_seen: dict[str, tuple[int, tuple[object, ...]]] = {}
     acc = _Accumulator(genes)
     rejected: list[Problem] = []
-    for line, record in zip(lines, frame.to_dict("records"), strict=True):
-        problems = _row(record, line, source, expr_cols, genes, seen, patient_seen, acc)
-        rejected += problems
+    values, expr_problems = _expression_cells(frame, expr_cols)
+    fields = [c for c in columns if c in set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)]
+    records = frame[fields].to_dict("records")
+    for pos, (line, record) in enumerate(zip(lines, records, strict=True)):
+        early = [
+            Problem(source, line, column, raw, reason, fix)
+            for column, raw, reason, fix in expr_problems.get(pos, ())
+        ]
+        expression = dict(zip(genes, values[pos].tolist(), strict=True))
+        rejected += _row(record, line, source, expression, early, seen, patient_seen, acc)
     cohort = acc.cohort(source)
     return ProfileSheet(
         cohort=cohort,
@@ -182,6 +190,34 @@ def profiles_to_cohort(
         n_read=len(frame),
         warnings_=notes,
     )
+
+
+def _expression_cells(
+    frame: pd.DataFrame, expr_cols: list[str]
+) -> tuple[np.ndarray, dict[int, list[tuple[str, str, str, str]]]]:
+    """Parse every ``expr_`` column at once: values (NaN = missing) and bad cells by row."""
+    values = np.full((len(frame), len(expr_cols)), np.nan)
+    problems: dict[int, list[tuple[str, str, str, str]]] = {}
+    for j, column in enumerate(expr_cols):
+        text = frame[column].astype("string").str.strip()
+        missing = (text.isna() | text.eq("") | text.isin(NUMERIC_MISSING)).to_numpy(bool)
+        numbers = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(float)
+        not_number = ~missing & ~np.isfinite(numbers)
+        off_scale = ~missing & ~not_number & ((numbers < -0.5) | (numbers > LOG2_TPM_MAX))
+        raw = text.to_numpy(object)
+        for pos in np.flatnonzero(not_number):
+            problems.setdefault(int(pos), []).append(
+                (column, str(raw[pos])[:60], "expression value is not a finite number",
+                 "use a number on the log2(TPM+1) scale, or leave it empty")
+            )  # fmt: skip
+        for pos in np.flatnonzero(off_scale):
+            problems.setdefault(int(pos), []).append(
+                (column, str(raw[pos])[:60],
+                 "expression value is not on the log2(TPM+1) scale (0 to 20)",
+                 "transform TPM with log2(TPM + 1); z-scores are not accepted in a sheet")
+            )  # fmt: skip
+        values[:, j] = np.where(missing | not_number | off_scale, np.nan, numbers)
+    return values, problems
 
 
 class _Accumulator:
@@ -213,14 +249,12 @@ def _row(
     record: dict[str, object],
     line: int,
     source: str,
-    expr_cols: list[str],
-    genes: list[str],
+    expression: dict[str, float],
+    problems: list[Problem],
     seen: dict[str, int],
     patient_seen: dict[str, tuple[int, tuple[object, ...]]],
     acc: _Accumulator,
 ) -> list[Problem]:
-    problems: list[Problem] = []
-
     def bad(column: str | None, value: object, reason: str, fix: str = "") -> None:
         shown = "<empty>" if _blank(value) else str(value)[:60]
         problems.append(
@@ -258,27 +292,6 @@ def _row(
                 "list each alteration once",
             )
         parsed[column] = items
-    expression = {}
-    for column, gene in zip(expr_cols, genes, strict=True):
-        try:
-            value = _number(record.get(column))
-        except ValueError:
-            bad(
-                column,
-                record.get(column),
-                "expression value is not a finite number",
-                "use a number on the log2(TPM+1) scale, or leave it empty",
-            )
-            continue
-        if value is not None and not -0.5 <= value <= LOG2_TPM_MAX:
-            bad(
-                column,
-                value,
-                "expression value is not on the log2(TPM+1) scale (0 to 20)",
-                "transform TPM with log2(TPM + 1); z-scores are not accepted in a sheet",
-            )
-            continue
-        expression[gene] = value
     patient = text.get("patient_id")
     treatment_id = text.get("treatment_id") or f"{patient}-r{line}"
     if treatment_id in seen:
@@ -340,7 +353,7 @@ def _row(
         acc.tables["fusions"].append(
             {"sample_id": sample, "gene_5p": five, "gene_3p": three, "variant": variant}
         )
-    if genes:
+    if expression:
         acc.tables["expression"].append({"sample_id": sample, **expression})
     return []
 
