@@ -198,6 +198,36 @@ def test_study_without_treatments_gives_empty_table(study):
     assert "PFS of 4 patient(s) without treatment events not used" in notes
 
 
+def test_alternative_file_and_column_names(study):
+    """Plural clinical file names, a .maf file, Protein_Change, SAMPLE_TIMEPOINT, ONCOTREE_CODE."""
+    for meta in ("meta_clinical_sample.txt", "meta_mutations.txt"):
+        (study / meta).unlink()
+    (study / "data_clinical_patient.txt").rename(study / "data_clinical_patients.txt")
+    sample = (study / "data_clinical_sample.txt").read_text(encoding="utf-8")
+    sample = sample.replace("TIMEPOINT", "SAMPLE_TIMEPOINT")
+    sample = sample.replace("\tCANCER_TYPE\tCANCER_TYPE_DETAILED\t", "\tCT\tCTD\t")
+    (study / "data_clinical_samples.txt").write_text(sample, encoding="utf-8")
+    (study / "data_clinical_sample.txt").unlink()
+    maf = (study / "data_mutations_extended.txt").read_text(encoding="utf-8")
+    (study / "mutations.maf").write_text(maf.replace("Amino_Acid_Change", "Protein_Change"),
+                                         encoding="utf-8")  # fmt: skip
+    (study / "data_mutations_extended.txt").unlink()
+    cohort = read_quirks(study)
+    assert cohort.patients.set_index("patient_id").loc["P3", "cancer_type"] == "IDC"
+    assert cohort.samples.set_index("sample_id").loc["P1-S2", "timepoint"] == "progression"
+    m = cohort.mutations.set_index(["sample_id", "gene"])
+    assert m.loc[("P1-S1", "TP53"), "protein_change"] == "p.R273H"
+
+
+def test_gene_panel_from_meta_file(study):
+    (study / "data_gene_panel_matrix.txt").unlink()
+    meta = study / "meta_mutations.txt"
+    meta.write_text(meta.read_text(encoding="utf-8") + "gene_panel: TESTPANEL\n",
+                    encoding="utf-8")  # fmt: skip
+    cohort = read_quirks(study)
+    assert set(cohort.samples["panel_id"]) == {"TESTPANEL"}
+
+
 def test_bad_timepoint_value_names_line_and_column(study):
     path = study / "data_clinical_sample.txt"
     path.write_text(path.read_text(encoding="utf-8").replace("\tProgression\t", "\tlater\t"),
