@@ -134,9 +134,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         {
             "patient_id": _id(unique=True),
             "cancer_type": _id(),
-            "age_years": pa.Column(
-                float, pa.Check.in_range(0, 120), nullable=True, required=False
-            ),
+            "age_years": pa.Column(float, pa.Check.in_range(0, 120), nullable=True, required=False),
             "sex": pa.Column(str, nullable=True, required=False),
         }
     ),
@@ -192,9 +190,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "treatment_id": _id(unique=True),
             "time_to_resistance_months": pa.Column(float, pa.Check.gt(0)),
             "resistance_observed": pa.Column(bool),
-            "mechanism": pa.Column(
-                str, pa.Check.isin(MECHANISMS), nullable=True, required=False
-            ),
+            "mechanism": pa.Column(str, pa.Check.isin(MECHANISMS), nullable=True, required=False),
         }
     ),
 }
@@ -248,8 +244,14 @@ def _coerce_column(
         ok = text.isin(_BOOL_TRUE | _BOOL_FALSE)
         for idx in raw.index[~ok.fillna(False).astype(bool)]:
             problems.append(
-                Problem(source, lines[idx], column, _shorten(raw[idx]), "not a boolean",
-                        FIXES.get(column, ""))
+                Problem(
+                    source,
+                    lines[idx],
+                    column,
+                    _shorten(raw[idx]),
+                    "not a boolean",
+                    FIXES.get(column, ""),
+                )
             )
         frame[column] = text.isin(_BOOL_TRUE).fillna(False).astype(bool)
         return problems
@@ -258,22 +260,40 @@ def _coerce_column(
         bad = numbers.isna() & ~raw.map(_is_missing) & ~raw.astype("string").str.strip().eq("")
         for idx in raw.index[bad.fillna(False).astype(bool)]:
             problems.append(
-                Problem(source, lines[idx], column, _shorten(raw[idx]), "not a number",
-                        FIXES.get(column, ""))
+                Problem(
+                    source,
+                    lines[idx],
+                    column,
+                    _shorten(raw[idx]),
+                    "not a number",
+                    FIXES.get(column, ""),
+                )
             )
         infinite = np.isinf(numbers.astype(float))
         for idx in raw.index[infinite]:
             problems.append(
-                Problem(source, lines[idx], column, _shorten(raw[idx]), "infinite value",
-                        FIXES.get(column, ""))
+                Problem(
+                    source,
+                    lines[idx],
+                    column,
+                    _shorten(raw[idx]),
+                    "infinite value",
+                    FIXES.get(column, ""),
+                )
             )
         numbers = numbers.astype(float).where(~infinite)
         if column in _INTEGER:
             fractional = numbers.notna() & (numbers != numbers.round())
             for idx in raw.index[fractional]:
                 problems.append(
-                    Problem(source, lines[idx], column, _shorten(raw[idx]),
-                            "not a whole number", FIXES.get(column, ""))
+                    Problem(
+                        source,
+                        lines[idx],
+                        column,
+                        _shorten(raw[idx]),
+                        "not a whole number",
+                        FIXES.get(column, ""),
+                    )
                 )
         frame[column] = numbers
         return problems
@@ -327,14 +347,28 @@ def validate_table(
     if frame.empty and len(frame.columns) == 0:
         raise InputDataError(
             f"{source} is empty",
-            [Problem(source, None, None, "", "the file has no header and no rows",
-                     f"write a header with the columns {', '.join(required)}")],
+            [
+                Problem(
+                    source,
+                    None,
+                    None,
+                    "",
+                    "the file has no header and no rows",
+                    f"write a header with the columns {', '.join(required)}",
+                )
+            ],
         )
     missing = [c for c in required if c not in frame.columns]
     for column in missing:
         problems.append(
-            Problem(source, 1, column, "", "required column is missing",
-                    f"add a column named '{column}' (required: {', '.join(required)})")
+            Problem(
+                source,
+                1,
+                column,
+                "",
+                "required column is missing",
+                f"add a column named '{column}' (required: {', '.join(required)})",
+            )
         )
     if problems:
         raise InputDataError(f"{source} does not match the '{table}' table contract", problems)
@@ -381,8 +415,14 @@ def _problems_from_pandera(
             reason = f"failed check {check}"
         row = lines.get(index) if index is not None and not _is_missing(index) else None
         problems.append(
-            Problem(source, row, column, _shorten(record.get("failure_case")), reason,
-                    FIXES.get(str(column), ""))
+            Problem(
+                source,
+                row,
+                column,
+                _shorten(record.get("failure_case")),
+                reason,
+                FIXES.get(str(column), ""),
+            )
         )
     return problems
 
@@ -398,9 +438,15 @@ def _duplicate_key_problems(
     for idx in frame.index[dup]:
         value = " / ".join(_shorten(frame.at[idx, k]) for k in keys)
         problems.append(
-            Problem(source, lines[idx], ",".join(keys), value, "duplicate row key",
-                    "each key must appear once; remove or rename the repeated rows "
-                    "(oncoresist never merges them silently)")
+            Problem(
+                source,
+                lines[idx],
+                ",".join(keys),
+                value,
+                "duplicate row key",
+                "each key must appear once; remove or rename the repeated rows "
+                "(oncoresist never merges them silently)",
+            )
         )
     return problems
 
@@ -438,8 +484,16 @@ def validate_expression(
     if "sample_id" not in frame.columns:
         raise InputDataError(
             f"{source} does not match the 'expression' table contract",
-            [Problem(source, 1, "sample_id", "", "required column is missing",
-                     "the first column must be sample_id, then one column per gene")],
+            [
+                Problem(
+                    source,
+                    1,
+                    "sample_id",
+                    "",
+                    "required column is missing",
+                    "the first column must be sample_id, then one column per gene",
+                )
+            ],
         )
     work = frame.copy()
     lines = _line_lookup(work, line_numbers)
@@ -449,8 +503,14 @@ def validate_expression(
     repeated = sorted({g for g in upper if upper.count(g) > 1})
     if repeated:
         problems.append(
-            Problem(source, 1, ", ".join(repeated[:10]), "", "gene columns repeated",
-                    "give each gene one column (readers average duplicated genes)")
+            Problem(
+                source,
+                1,
+                ", ".join(repeated[:10]),
+                "",
+                "gene columns repeated",
+                "give each gene one column (readers average duplicated genes)",
+            )
         )
     work.columns = ["sample_id", *upper]
     for gene in upper if not repeated else []:
@@ -459,72 +519,104 @@ def validate_expression(
         bad = numbers.isna() & ~raw.map(_is_missing) & ~raw.astype("string").str.strip().eq("")
         for idx in raw.index[bad.fillna(False).astype(bool)]:
             problems.append(
-                Problem(source, lines[idx], gene, _shorten(raw[idx]),
-                        "expression value is not a number",
-                        "use numbers only; leave missing values empty")
+                Problem(
+                    source,
+                    lines[idx],
+                    gene,
+                    _shorten(raw[idx]),
+                    "expression value is not a number",
+                    "use numbers only; leave missing values empty",
+                )
             )
         infinite = np.isinf(numbers)
         for idx in raw.index[infinite]:
             problems.append(
-                Problem(source, lines[idx], gene, _shorten(raw[idx]), "infinite value",
-                        "use finite numbers; leave missing values empty")
+                Problem(
+                    source,
+                    lines[idx],
+                    gene,
+                    _shorten(raw[idx]),
+                    "infinite value",
+                    "use finite numbers; leave missing values empty",
+                )
             )
         work[gene] = numbers.where(~infinite)
     empty_ids = work["sample_id"].isna()
     for idx in work.index[empty_ids]:
         problems.append(
-            Problem(source, lines[idx], "sample_id", "<empty>", "empty sample id",
-                    FIXES["sample_id"])
+            Problem(
+                source, lines[idx], "sample_id", "<empty>", "empty sample id", FIXES["sample_id"]
+            )
         )
     problems += _duplicate_key_problems(work, "expression", source, lines)
     if not problems and genes:
-        problems += expression_scale_problems(work, scale, source)
+        problems += expression_scale_problems(work, scale, source, list(lines.values()))
     if problems:
         raise InputDataError(f"{source} breaks the 'expression' table contract", problems)
     return work.reset_index(drop=True)
 
 
 def expression_scale_problems(
-    frame: pd.DataFrame, scale: ExpressionScale, source: str = "expression"
+    frame: pd.DataFrame,
+    scale: ExpressionScale,
+    source: str = "expression",
+    line_numbers: Sequence[int] | None = None,
 ) -> list[Problem]:
     """Return problems if the values do not look like the declared ``scale``.
 
     ``log2_tpm`` values lie in [0, 20]; negative values mean z-scores or log ratios, values
     above 20 mean raw counts or unlogged TPM. ``zscore`` values are centred near zero per gene;
-    a table with no negative value is not z-scored.
+    a table with no negative value is not z-scored. Each problem names the row (line in the
+    file) and gene column of the most extreme offending value.
     """
-    values = frame.drop(columns="sample_id").to_numpy(dtype=float)
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    genes = [c for c in frame.columns if c != "sample_id"]
+    values = frame[genes].to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    if not finite.any():
         return []
-    low, high = float(finite.min()), float(finite.max())
+    lines = _line_lookup(frame, line_numbers)
+    low_at = np.unravel_index(np.nanargmin(np.where(finite, values, np.inf)), values.shape)
+    high_at = np.unravel_index(np.nanargmax(np.where(finite, values, -np.inf)), values.shape)
+    low, high = float(values[low_at]), float(values[high_at])
+
+    def problem(at: tuple[int, int], value: str, reason: str, fix: str) -> Problem:
+        return Problem(source, lines[frame.index[at[0]]], str(genes[at[1]]), value, reason, fix)
+
     if scale == "log2_tpm":
         if high > LOG2_TPM_MAX and low < -0.5:
-            return [Problem(source, None, None, f"min {low:.3g}, max {high:.3g}",
-                            "expression mixes scales (negative values and values above "
-                            f"{LOG2_TPM_MAX:g})",
-                            "put every gene on log2(TPM+1); do not mix z-scores and counts")]
+            return [
+                problem(high_at, f"{high:.3g} (and {low:.3g} elsewhere)",
+                        f"expression mixes scales (negative values and values above "
+                        f"{LOG2_TPM_MAX:g})",
+                        "put every gene on log2(TPM+1); do not mix z-scores and counts"),
+            ]
         if high > LOG2_TPM_MAX:
-            return [Problem(source, None, None, f"max {high:.3g}",
-                            "values above 20 look like raw counts or unlogged TPM, not "
-                            "log2(TPM+1)",
-                            "transform with log2(TPM + 1), or declare the real scale in "
-                            "dataset.yaml (expression_scale)")]
+            return [
+                problem(high_at, f"{high:.3g}",
+                        "values above 20 look like raw counts or unlogged TPM, not log2(TPM+1)",
+                        "transform with log2(TPM + 1), or declare the real scale in "
+                        "dataset.yaml (expression_scale)"),
+            ]
         if low < -0.5:
-            return [Problem(source, None, None, f"min {low:.3g}",
-                            "negative values look like z-scores, not log2(TPM+1)",
-                            "declare expression_scale: zscore in dataset.yaml, or supply "
-                            "log2(TPM+1) values")]
+            return [
+                problem(low_at, f"{low:.3g}",
+                        "negative values look like z-scores, not log2(TPM+1)",
+                        "declare expression_scale: zscore in dataset.yaml, or supply "
+                        "log2(TPM+1) values"),
+            ]
         return []
     if scale == "zscore":
         if low >= 0:
-            return [Problem(source, None, None, f"min {low:.3g}",
-                            "declared z-scores but no value is negative",
-                            "declare expression_scale: log2_tpm, or supply z-scores")]
+            return [
+                problem(low_at, f"{low:.3g}", "declared z-scores but no value is negative",
+                        "declare expression_scale: log2_tpm, or supply z-scores"),
+            ]
         if high > 50:
-            return [Problem(source, None, None, f"max {high:.3g}",
-                            "declared z-scores but values above 50 look like counts",
-                            "supply z-scores per gene")]
+            return [
+                problem(high_at, f"{high:.3g}",
+                        "declared z-scores but values above 50 look like counts",
+                        "supply z-scores per gene"),
+            ]
         return []
     raise ValueError(f"unknown expression scale {scale!r}; expected one of {EXPRESSION_SCALES}")
 
@@ -630,9 +722,14 @@ def _link_problems(cohort: Cohort, sources: Mapping[str, str]) -> list[Problem]:
         bad = values.notna() & ~values.isin(known)
         for pos in np.flatnonzero(bad.to_numpy()):
             problems.append(
-                Problem(sources.get(table, table), int(pos) + 2, column,
-                        _shorten(values.iloc[pos]), f"not found in the {parent} table",
-                        f"add it to {parent} or correct the identifier")
+                Problem(
+                    sources.get(table, table),
+                    int(pos) + 2,
+                    column,
+                    _shorten(values.iloc[pos]),
+                    f"not found in the {parent} table",
+                    f"add it to {parent} or correct the identifier",
+                )
             )
 
     patients = set(cohort.patients["patient_id"])
@@ -646,8 +743,13 @@ def _link_problems(cohort: Cohort, sources: Mapping[str, str]) -> list[Problem]:
     if cohort.outcomes is not None:
         check("outcomes", "treatment_id", cohort.outcomes, treatments, "treatments")
     if cohort.gene_panels is not None and "panel_id" in cohort.samples.columns:
-        check("samples", "panel_id", cohort.samples, set(cohort.gene_panels["panel_id"]),
-              "gene_panels")
+        check(
+            "samples",
+            "panel_id",
+            cohort.samples,
+            set(cohort.gene_panels["panel_id"]),
+            "gene_panels",
+        )
     return problems
 
 
