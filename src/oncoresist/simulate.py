@@ -119,7 +119,7 @@ def _calibrate(
             shape=setting.survival.shape,
             cure=0.0,
             log_scale0=0.0,
-            intercepts=np.log([shares[m] for m in MECHANISMS]),
+            intercepts=np.log(np.maximum([shares[m] for m in MECHANISMS], 1e-300)),
             modifiers=np.array([setting.mechanism_time_modifiers.get(m, 1.0) for m in MECHANISMS]),
             target_shares=np.array([shares[m] for m in MECHANISMS]),
             hidden_values=hv,

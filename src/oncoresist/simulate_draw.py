@@ -369,6 +369,8 @@ def draw_setting_block(
 
 
 def _ids(prefix: str, index: np.ndarray, width: int, suffix: str = "") -> np.ndarray:
+    if len(index) == 0:
+        return np.array([], dtype=object)
     return np.char.add(
         np.char.add(prefix, np.char.zfill((index + 1).astype(str), width)), suffix
     ).astype(object)

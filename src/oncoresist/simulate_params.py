@@ -338,6 +338,7 @@ def _check_references(params: SimulationParams, programs: set[str], source: str)
                 *setting.risk_factors,
                 *setting.mechanism_shifts,
                 *setting.named_alteration_shifts,
+                *params.global_.common_mechanism_shifts,
             )
         ]
         for feature in features:

@@ -234,16 +234,21 @@ def labelled_weights(
 
 
 def solve_intercepts(truth: SettingTruth, shifts: np.ndarray, q: np.ndarray) -> None:
-    """Intercepts so that shares among observed progressions equal the target shares."""
-    b = truth.intercepts.copy()
+    """Intercepts so that shares among observed progressions equal the target shares.
+
+    A mechanism with a zero target share gets an intercept of -inf (never drawn).
+    """
     target = truth.target_shares
+    live = target > 0
+    b = np.where(live, np.nan_to_num(truth.intercepts, neginf=0.0), -np.inf)
     for _ in range(200):
         p = softmax(b[None, :] + shifts)
         achieved = (p * q).sum(axis=0)
         achieved = achieved / achieved.sum()
-        step = np.log(target) - np.log(achieved)
-        b += step
-        b -= b[0]
+        step = np.zeros_like(b)
+        step[live] = np.log(target[live]) - np.log(achieved[live])
+        b = b + step
+        b = b - b[live].max()
         if np.abs(step).max() < 1e-7:
             break
     truth.intercepts = b
