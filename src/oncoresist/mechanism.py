@@ -100,6 +100,10 @@ class MechanismClassifier(ClassifierMixin, BaseEstimator):
     ----------
     n_estimators, learning_rate, max_depth, min_child_weight, subsample, colsample_bytree,
     reg_lambda : XGBoost tree-booster hyperparameters (trees per class = ``n_estimators``).
+    max_bin : int
+        Histogram bins per feature. Most features are 0/1 flags; 64 bins instead of
+        XGBoost's 256 made fits ~3x faster on ~800 features with no loss of resolution
+        for z-scored expression at a few thousand rows.
     calibration : {"auto", "none", "temperature", "isotonic"}
         "none" skips the check; "temperature" (one scale on the log-odds, keeps argmax) or
         "isotonic" (per class, renormalised) are fitted on out-of-fold margins of
@@ -141,6 +145,7 @@ class MechanismClassifier(ClassifierMixin, BaseEstimator):
         subsample: float = 0.8,
         colsample_bytree: float = 0.8,
         reg_lambda: float = 1.0,
+        max_bin: int = 64,
         calibration: str = "auto",
         calibration_folds: int = 3,
         random_state: int = 0,
@@ -153,6 +158,7 @@ class MechanismClassifier(ClassifierMixin, BaseEstimator):
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
+        self.max_bin = max_bin
         self.calibration = calibration
         self.calibration_folds = calibration_folds
         self.random_state = random_state
@@ -230,6 +236,7 @@ class MechanismClassifier(ClassifierMixin, BaseEstimator):
             "colsample_bytree": self.colsample_bytree,
             "lambda": self.reg_lambda,
             "tree_method": "hist",
+            "max_bin": self.max_bin,
             "eval_metric": "mlogloss",
             "seed": self.random_state,
             "nthread": self.n_jobs,
