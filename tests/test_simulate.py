@@ -169,7 +169,7 @@ def test_settings_subset_knobs_and_unknown_setting():
     assert "microenvironment" not in set(outcomes["mechanism"].dropna())
     table = calibration_table(result)
     assert table.loc[0, "share_microenvironment_published"] == 0.0
-    with pytest.raises(ConfigError, match="unknown setting.*choose from"):
+    with pytest.raises(ConfigError, match=r"unknown setting.*choose from"):
         simulate_cohort(n=10, settings=["egfr_typo"])
     with pytest.raises(ConfigError, match="rebiopsy_rate"):
         simulate_cohort(n=10, rebiopsy_rate=1.5)
