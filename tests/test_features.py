@@ -204,10 +204,15 @@ def test_unseen_categories_give_zeros_and_are_listed(profiles):
 def test_combination_components_are_separate_drug_flags(profiles):
     frame = profiles.copy()
     frame.loc[0, "drug"] = "dabrafenib+trametinib"
+    frame.loc[0, "target"] = "BRAF+MAP2K1/MAP2K2"
     frame.loc[0, "is_combination"] = True
     fb = builder().fit(frame)
     X = fb.transform(frame)
     assert X.loc[0, "drug:dabrafenib"] == 1 and X.loc[0, "drug:trametinib"] == 1
+    assert X.loc[0, "target:BRAF"] == 1 and X.loc[0, "target:MAP2K1/MAP2K2"] == 1
+    # A scoring row on one part of a training combination still lights that part.
+    single = frame.iloc[[1]].assign(drug="trametinib", target="MAP2K1/MAP2K2")
+    assert fb.transform(single).iloc[0]["drug:trametinib"] == 1
     assert X.loc[0, "is_combination"] == 1 and X.loc[1, "is_combination"] == 0
 
 

@@ -41,6 +41,7 @@ from oncoresist.features_genomic import (
 )
 from oncoresist.features_inputs import (
     CATEGORY_FAMILIES,
+    SPLIT_FAMILIES,
     category_pairs,
     check_expression_values,
     combination_flags,
@@ -55,6 +56,7 @@ from oncoresist.features_inputs import (
 )
 from oncoresist.features_knowledge import KB_FEATURES, catalogued, knowledge_counts
 from oncoresist.features_names import FeatureSpec, describe, feature_name
+from oncoresist.profiles import gc_paused
 
 __all__ = ["FeatureBuilder"]
 
@@ -171,7 +173,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         check_expression_values(frame, scale)
         self.expression_scale_ = scale
         patients = frame["patient_id"].astype(str).to_numpy(dtype=object)
-        events = parse_events(frame)
+        with gc_paused():
+            events = parse_events(frame)
         specs: list[FeatureSpec] = []
         if self.knowledge_flags:
             specs += [FeatureSpec(feature_name("kb", k), "kb", k) for k in KB_FEATURES]
@@ -252,7 +255,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     def _fit_categories(self, frame: pd.DataFrame, family: str) -> list[FeatureSpec]:
         column = CATEGORY_FAMILIES[family]
         values = frame[column] if column in frame.columns else pd.Series([None] * len(frame))
-        seen = sorted(pd.unique(category_pairs(values, split=family == "drug")["value"]))
+        seen = sorted(pd.unique(category_pairs(values, split=family in SPLIT_FAMILIES)["value"]))
         self.categories_[family] = seen
         return [FeatureSpec(feature_name(family, v), family, v) for v in seen]
 
@@ -284,21 +287,28 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         frame = prepare_profiles(profiles)
         self._check_scale(frame)
         specs = self.feature_specs_
-        out = np.full((len(frame), len(specs)), np.nan)
-        by_family: dict[str, list[int]] = {}
+        # Column-major: each family fills contiguous columns, and pandas keeps the block as is.
+        # Every family below writes all of its columns, so the matrix needs no initial fill.
+        out = np.empty((len(frame), len(specs)), order="F")
+        # Each family's columns are contiguous (fit builds them family by family): slices
+        # write in place, where lists of column numbers would copy.
+        by_family: dict[str, slice] = {}
         for j, spec in enumerate(specs):
-            by_family.setdefault(spec.family, []).append(j)
+            start = by_family[spec.family].start if spec.family in by_family else j
+            by_family[spec.family] = slice(start, j + 1)
 
-        events = parse_events(frame)
+        with gc_paused():
+            events = parse_events(frame)
         genomic = [j for j, s in enumerate(specs) if s.family in GENOMIC_FAMILIES]
         if genomic:
-            out[:, genomic] = genomic_block(frame, events, [specs[j] for j in genomic])
+            block = slice(genomic[0], genomic[-1] + 1)
+            genomic_block(frame, events, specs[block], out=out[:, block])
         if "kb" in by_family:
             profiled = numeric_column(frame, "n_baseline_samples", default=1.0)
             kb = knowledge_counts(events, frame["drug"], np.nan_to_num(profiled, nan=1.0) > 0)
             out[:, by_family["kb"]] = kb
         if "expr" in by_family:
-            out[:, by_family["expr"]] = self._expression_block(frame)
+            self._expression_block(frame, out[:, by_family["expr"]])
         if "program" in by_family:
             scores = program_frame(frame, self.signatures_).reindex(
                 columns=self.program_mean_.index
@@ -310,21 +320,26 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             if family in by_family:
                 out[:, by_family[family]] = one_hot(frame, family, self.categories_[family])
         for family in ("generation", "line_number", "age_years"):
-            out[:, by_family[family][0]] = numeric_column(frame, family)
-        out[:, by_family["is_combination"][0]] = combination_flags(frame)
-        return pd.DataFrame(out, columns=list(self.feature_names_out_), index=profiles.index)
+            out[:, by_family[family].start] = numeric_column(frame, family)
+        out[:, by_family["is_combination"].start] = combination_flags(frame)
+        return pd.DataFrame(
+            out, columns=list(self.feature_names_out_), index=profiles.index, copy=False
+        )
 
-    def _expression_block(self, frame: pd.DataFrame) -> np.ndarray:
-        genes = list(self.expression_mean_.index)
+    def _expression_block(self, frame: pd.DataFrame, out: np.ndarray) -> None:
+        """Fill ``out`` with the expression columns, gene by gene (no wide temporary copy)."""
         columns = expression_map(frame)
-        block = np.full((len(frame), len(genes)), np.nan)
-        present = [j for j, g in enumerate(genes) if g in columns]
-        if present:
-            block[:, present] = frame[[columns[genes[j]] for j in present]].to_numpy(dtype=float)
-        if self.expression == "zscore":
-            block -= self.expression_mean_.to_numpy()
-            block /= self.expression_sd_.to_numpy()
-        return block
+        zscore = self.expression == "zscore"
+        for j, (gene, mean, sd) in enumerate(
+            zip(
+                self.expression_mean_.index, self.expression_mean_, self.expression_sd_, strict=True
+            )
+        ):
+            if gene not in columns:
+                out[:, j] = np.nan  # not measured in this frame: missing
+                continue
+            values = frame[columns[gene]].to_numpy(dtype=float)
+            out[:, j] = (values - mean) / sd if zscore else values
 
     def _check_scale(self, frame: pd.DataFrame) -> None:
         declared = declared_scale(frame)

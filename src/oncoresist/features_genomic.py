@@ -70,73 +70,80 @@ class GenomicEvents:
     reported: dict[str, bool]
 
 
-def _explode(profiles: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Return ``row, item`` for every non-empty ``;``-separated item of a text column."""
+def _objects(values: Sequence[object], keep: np.ndarray | None = None) -> pd.Series:
+    """Text as an object Series (RangeIndex), optionally only where ``keep``.
+
+    Object dtype on purpose: pandas 3 would store text as Arrow strings, which are slow to
+    iterate item by item, and the events are iterated when features are looked up.
+    """
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return pd.Series(array if keep is None else array[keep], dtype=object)
+
+
+def _items(profiles: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
+    """Return (row position, item) for every non-empty ``;``-separated item of a column."""
+    rows: list[int] = []
+    items: list[str] = []
     if column not in profiles.columns:
-        return pd.DataFrame({"row": np.array([], dtype=np.int64), "item": []})
-    text = pd.Series(profiles[column].to_numpy(dtype=object), index=np.arange(len(profiles)))
-    text = text[text.notna()].astype(str)
-    text = text[text.str.strip() != ""]
-    if text.empty:
-        return pd.DataFrame({"row": np.array([], dtype=np.int64), "item": []})
-    items = text.str.split(r"[;,]", regex=True).explode().str.strip()
-    items = items[items != ""]
-    return pd.DataFrame({"row": items.index.to_numpy(dtype=np.int64), "item": items.to_numpy()})
+        return np.array([], dtype=np.int64), items
+    for i, text in enumerate(profiles[column].to_numpy(dtype=object)):
+        if not isinstance(text, str):
+            if text is None or pd.isna(text):
+                continue  # blank cell: nothing detected
+            text = str(text)
+        if not text:
+            continue
+        for item in text.replace(",", ";").split(";"):
+            item = item.strip()
+            if item:
+                rows.append(i)
+                items.append(item)
+    return np.asarray(rows, dtype=np.int64), items
 
 
-def _split_gene(item: str) -> tuple[str, str]:
-    parts = re.split(r"[\s:]+", item.strip(), maxsplit=1)
-    return parts[0], (parts[1].strip() if len(parts) > 1 else "")
+def _heads(items: list[str]) -> tuple[list[str], list[str]]:
+    """Split ``"GENE rest"`` (space or ``:`` between) into gene texts and the rests."""
+    parts = [item.replace(":", " ").split(None, 1) for item in items]
+    return [p[0] for p in parts], [p[1].strip() if len(p) > 1 else "" for p in parts]
 
 
-def _parse_mutation(item: str) -> tuple[str, str | None]:
-    gene_text, change_text = _split_gene(item)
-    gene = normalise_gene(gene_text)
-    return gene, normalise_protein_change(change_text)
+def _normalise_all(values: list[str], normalise) -> tuple[list, dict[str, str]]:
+    """Normalise each distinct value once; return the results and {bad value: reason}."""
+    mapping: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    for value in set(values):
+        try:
+            mapping[value] = normalise(value)
+        except ValueError as err:
+            errors[value] = str(err)
+    return [mapping.get(v) for v in values], errors
 
 
-def _parse_cna(item: str) -> tuple[str, int]:
-    gene_text, word = _split_gene(item)
-    gene = normalise_gene(gene_text)
-    state = CN_WORDS.get(re.sub(r"\s+", " ", word.lower()))
-    if state is None:
-        raise ValueError(f"unknown copy-number call '{word}'; use amp, gain, loss or del")
-    return gene, state
+def _problems(
+    rows: np.ndarray, items: list[str], reasons: list[str | None], column: str
+) -> list[Problem]:
+    return [
+        Problem(_SOURCE, int(row) + 2, column, item, reason, _FIXES[column])
+        for row, item, reason in zip(rows, items, reasons, strict=True)
+        if reason is not None
+    ]
 
 
 def _parse_fusion(item: str) -> tuple[str, str, str | None]:
-    pair, _, variant = item.strip().partition(" ")
+    pair, _, variant = item.partition(" ")
     genes = pair.split("::") if "::" in pair else pair.split("-")
     if len(genes) != 2:
         raise ValueError("write a fusion as GENE5-GENE3 (GENE5::GENE3 when a symbol holds '-')")
     return normalise_gene(genes[0]), normalise_gene(genes[1]), normalise_fusion_variant(variant)
 
 
-def _parsed(items: pd.DataFrame, column: str, parse) -> tuple[pd.DataFrame, list[Problem]]:
-    """Parse each distinct item once; return ``row`` + parsed fields and the problems."""
-    unique = pd.unique(items["item"])
-    parsed: dict[str, tuple] = {}
-    bad: dict[str, str] = {}
-    for item in unique:
-        try:
-            parsed[item] = parse(item)
-        except ValueError as err:
-            bad[item] = str(err)
-    problems = []
-    if bad:
-        rows = items[items["item"].isin(bad)]
-        for row, item in rows.itertuples(index=False, name=None):
-            problems.append(Problem(_SOURCE, int(row) + 2, column, item, bad[item], _FIXES[column]))
-    good = items[~items["item"].isin(bad)]
-    fields = [parsed[i] for i in good["item"]]
-    return pd.DataFrame({"row": good["row"].to_numpy(), "fields": fields}), problems
-
-
 def parse_events(profiles: pd.DataFrame) -> GenomicEvents:
     """Parse the ``mutations``, ``copy_number`` and ``fusions`` text of a profile frame.
 
     Blank cells mean "none detected". Items are normalised like the readers do (protein
-    changes to ``p.L858R``, genes upper-cased, fusion variants to ``v3``).
+    changes to ``p.L858R``, genes upper-cased, fusion variants to ``v3``); each distinct
+    spelling is normalised once.
 
     Raises
     ------
@@ -144,28 +151,42 @@ def parse_events(profiles: pd.DataFrame) -> GenomicEvents:
         Listing every item that cannot be read (row as a CSV line: position + 2).
     """
     problems: list[Problem] = []
-    mut, more = _parsed(_explode(profiles, "mutations"), "mutations", _parse_mutation)
-    problems += more
-    cna, more = _parsed(_explode(profiles, "copy_number"), "copy_number", _parse_cna)
-    problems += more
-    fus, more = _parsed(_explode(profiles, "fusions"), "fusions", _parse_fusion)
-    problems += more
-    if problems:
-        raise InputDataError("the profile frame holds alterations that cannot be read", problems)
 
+    rows, items = _items(profiles, "mutations")
+    gene_text, change_text = _heads(items)
+    genes, gene_bad = _normalise_all(gene_text, normalise_gene)
+    changes, change_bad = _normalise_all(change_text, normalise_protein_change)
+    reasons = [
+        gene_bad.get(g, change_bad.get(c)) for g, c in zip(gene_text, change_text, strict=True)
+    ]
+    problems += _problems(rows, items, reasons, "mutations")
+    keep = np.array([r is None for r in reasons], dtype=bool)
     mutations = pd.DataFrame(
         {
-            "row": mut["row"].to_numpy(dtype=np.int64),
-            "gene": [f[0] for f in mut["fields"]],
-            "change": pd.Series([f[1] for f in mut["fields"]], dtype=object).to_numpy(),
+            "row": pd.Series(rows[keep]),
+            "gene": _objects(genes, keep),
+            "change": _objects(changes, keep),
         }
     ).drop_duplicates(["row", "gene", "change"])
 
+    rows, items = _items(profiles, "copy_number")
+    gene_text, words = _heads(items)
+    genes, gene_bad = _normalise_all(gene_text, normalise_gene)
+    states = [CN_WORDS.get(" ".join(w.lower().split())) for w in words]
+    reasons = [
+        gene_bad.get(g)
+        or (
+            None if s is not None else f"unknown copy-number call '{w}'; use amp, gain, loss or del"
+        )
+        for g, w, s in zip(gene_text, words, states, strict=True)
+    ]
+    problems += _problems(rows, items, reasons, "copy_number")
+    keep = np.array([r is None for r in reasons], dtype=bool)
     copy_number = pd.DataFrame(
         {
-            "row": cna["row"].to_numpy(dtype=np.int64),
-            "gene": [f[0] for f in cna["fields"]],
-            "state": np.array([f[1] for f in cna["fields"]], dtype=np.int64),
+            "row": pd.Series(rows[keep]),
+            "gene": _objects(genes, keep),
+            "state": pd.Series(np.array([0 if x is None else x for x in states])[keep]),
         }
     )
     copy_number = copy_number[copy_number["state"] != 0]
@@ -177,20 +198,20 @@ def parse_events(profiles: pd.DataFrame) -> GenomicEvents:
         .drop(columns="_abs")
     )
 
+    rows, items = _items(profiles, "fusions")
+    parsed, bad = _normalise_all(items, _parse_fusion)
+    problems += _problems(rows, items, [bad.get(i) for i in items], "fusions")
+    if problems:
+        raise InputDataError("the profile frame holds alterations that cannot be read", problems)
     fusions = pd.DataFrame(
         {
-            "row": fus["row"].to_numpy(dtype=np.int64),
-            "gene_5p": [f[0] for f in fus["fields"]],
-            "gene_3p": [f[1] for f in fus["fields"]],
-            "variant": pd.Series([f[2] for f in fus["fields"]], dtype=object).to_numpy(),
+            "row": pd.Series(rows),
+            "name": _objects([fusion_token(f[0], f[1]) for f in parsed]),
+            "gene_5p": _objects([f[0] for f in parsed]),
+            "gene_3p": _objects([f[1] for f in parsed]),
+            "variant": _objects([f[2] for f in parsed]),
         }
-    )
-    fusions.insert(
-        1,
-        "name",
-        [fusion_token(a, b) for a, b in zip(fusions["gene_5p"], fusions["gene_3p"], strict=True)],
-    )
-    fusions = fusions.drop_duplicates(["row", "name", "variant"])
+    ).drop_duplicates(["row", "name", "variant"])
     reported = {c: c in profiles.columns for c in ("mutations", "copy_number", "fusions")}
     return GenomicEvents(
         mutations.reset_index(drop=True),
@@ -203,6 +224,28 @@ def parse_events(profiles: pd.DataFrame) -> GenomicEvents:
 def _panel_set(text: str) -> frozenset[str] | None:
     genes = frozenset(g.strip().upper() for g in re.split(r"[;,]", text) if g.strip())
     return genes or None
+
+
+def _panel_table(
+    profiles: pd.DataFrame, column_genes: Sequence[tuple[str, ...]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (row → panel code, panel x column tested table, row profiled flags)."""
+    n = len(profiles)
+    if "panel_genes" in profiles.columns:
+        panels = pd.Series(profiles["panel_genes"].to_numpy(dtype=object)).fillna("").astype(str)
+    else:
+        panels = pd.Series([""] * n, dtype=object)
+    codes, uniques = pd.factorize(panels)
+    table = np.ones((len(uniques), len(column_genes)), dtype=bool)
+    for k, text in enumerate(uniques):
+        panel = _panel_set(text)
+        if panel is not None:
+            table[k] = [any(g in panel for g in genes) for genes in column_genes]
+    profiled = np.ones(n, dtype=bool)
+    if "n_baseline_samples" in profiles.columns:
+        count = pd.to_numeric(profiles["n_baseline_samples"], errors="coerce").fillna(1)
+        profiled = count.to_numpy() > 0
+    return codes, table, profiled
 
 
 def tested_matrix(profiles: pd.DataFrame, column_genes: Sequence[tuple[str, ...]]) -> np.ndarray:
@@ -222,22 +265,8 @@ def tested_matrix(profiles: pd.DataFrame, column_genes: Sequence[tuple[str, ...]
     Rows share few distinct panels, so the panel test runs once per distinct panel text and
     the rows then index the result.
     """
-    n = len(profiles)
-    if "panel_genes" in profiles.columns:
-        panels = pd.Series(profiles["panel_genes"].to_numpy(dtype=object)).fillna("").astype(str)
-    else:
-        panels = pd.Series([""] * n, dtype=object)
-    codes, uniques = pd.factorize(panels)
-    table = np.ones((len(uniques), len(column_genes)), dtype=bool)
-    for k, text in enumerate(uniques):
-        panel = _panel_set(text)
-        if panel is not None:
-            table[k] = [any(g in panel for g in genes) for genes in column_genes]
-    tested = table[codes] if n else np.ones((0, len(column_genes)), dtype=bool)
-    if "n_baseline_samples" in profiles.columns:
-        profiled = pd.to_numeric(profiles["n_baseline_samples"], errors="coerce").fillna(1)
-        tested &= (profiled.to_numpy() > 0)[:, None]
-    return tested
+    codes, table, profiled = _panel_table(profiles, column_genes)
+    return table[codes] & profiled[:, None]
 
 
 #: Feature families read from alteration text, in column order, and the column each needs.
@@ -334,26 +363,40 @@ def genomic_specs(
 
 
 def genomic_block(
-    profiles: pd.DataFrame, events: GenomicEvents, specs: Sequence[FeatureSpec]
+    profiles: pd.DataFrame,
+    events: GenomicEvents,
+    specs: Sequence[FeatureSpec],
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return the (rows x specs) genomic matrix: 0 when tested and absent, NaN when untested.
 
     A reported alteration is 1 (its state for ``cna``) even when the panel text omits the
-    gene: a call proves the gene was tested.
+    gene: a call proves the gene was tested. ``out``, when given, is filled in place.
     """
-    block = np.where(tested_matrix(profiles, [s.genes for s in specs]), 0.0, np.nan)
+    codes, table, profiled = _panel_table(profiles, [s.genes for s in specs])
+    base = np.where(table, 0.0, np.nan)
     for j, spec in enumerate(specs):
         if not events.reported[GENOMIC_FAMILIES[spec.family]]:
-            block[:, j] = np.nan  # the column is absent from the frame: nothing is known
+            base[:, j] = np.nan  # the column is absent from the frame: nothing is known
+    if out is None:
+        out = np.empty((len(profiles), len(specs)), order="F")
+    if len(base) == 1:
+        out[:] = base[0]  # one panel for every row (the usual case): broadcast
+    elif len(profiles):
+        by_column = np.ascontiguousarray(base.T)
+        codes = codes.astype(np.intp, copy=False)
+        for j in range(base.shape[1]):  # column by column: contiguous in column-major output
+            out[:, j] = by_column[j][codes]
+    if not profiled.all():
+        out[~profiled] = np.nan
     keyed = _keys(events)
     for family in GENOMIC_FAMILIES:
         local = {s.key: j for j, s in enumerate(specs) if s.family == family}
-        table = keyed[family]
-        if not local or table.empty:
+        table_ = keyed[family]
+        if not local or table_.empty:
             continue
-        cols = table["key"].map(local)
+        cols = table_["key"].map(local)
         hit = cols.notna().to_numpy()
-        block[table["row"].to_numpy()[hit], cols[hit].to_numpy(dtype=np.int64)] = table[
-            "value"
-        ].to_numpy(dtype=float)[hit]
-    return block
+        rows = table_["row"].to_numpy()[hit]
+        out[rows, cols[hit].to_numpy(dtype=np.int64)] = table_["value"].to_numpy(dtype=float)[hit]
+    return out

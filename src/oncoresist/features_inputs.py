@@ -20,6 +20,7 @@ from oncoresist.profiles import EXPRESSION_PREFIX, annotate_profiles
 __all__ = [
     "CATEGORY_FAMILIES",
     "REQUIRED_COLUMNS",
+    "SPLIT_FAMILIES",
     "category_pairs",
     "check_expression_values",
     "combination_flags",
@@ -42,6 +43,9 @@ CATEGORY_FAMILIES: dict[str, str] = {
     "sex": "sex",
     "cancer_type": "cancer_type",
 }
+#: Families whose value names each part of a combination (``dabrafenib+trametinib``,
+#: target ``BRAF+MAP2K1/MAP2K2``): one flag per part, so a part seen alone in training counts.
+SPLIT_FAMILIES = frozenset({"drug", "target"})
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "patient_id",
     "treatment_id",
@@ -121,13 +125,30 @@ def check_expression_values(profiles: pd.DataFrame, scale: str) -> None:
 
 
 def category_pairs(values: pd.Series, split: bool) -> pd.DataFrame:
-    """``row, value`` pairs of a categorical column (``split``: combinations on ``+``)."""
-    text = pd.Series(values.to_numpy(dtype=object), index=np.arange(len(values))).dropna()
-    text = text.astype(str).str.strip()
-    if split:
-        text = text.str.split("+").explode().str.strip()
-    text = text[text != ""]
-    return pd.DataFrame({"row": text.index.to_numpy(dtype=np.int64), "value": text.to_numpy()})
+    """``row, value`` pairs of a categorical column (``split``: combinations on ``+``).
+
+    Rows share few distinct values: each distinct value is read once, then broadcast.
+    """
+    codes, uniques = pd.factorize(pd.Series(values.to_numpy(dtype=object), dtype=object))
+    rows: list[np.ndarray] = []
+    found: list[np.ndarray] = []
+    for k, raw in enumerate(uniques):
+        parts = str(raw).split("+") if split else [str(raw)]
+        parts = [p.strip() for p in parts if p.strip()]
+        if not parts:
+            continue
+        where = np.flatnonzero(codes == k)
+        for part in parts:
+            rows.append(where)
+            found.append(np.full(len(where), part, dtype=object))
+    if not rows:
+        return pd.DataFrame(
+            {"row": np.array([], dtype=np.int64), "value": pd.Series([], dtype=object)}
+        )
+    row = np.concatenate(rows)
+    order = np.argsort(row, kind="stable")
+    value = np.concatenate(found)[order]
+    return pd.DataFrame({"row": row[order], "value": pd.Series(value, dtype=object)})
 
 
 def one_hot(profiles: pd.DataFrame, family: str, seen: list[str]) -> np.ndarray:
@@ -140,7 +161,7 @@ def one_hot(profiles: pd.DataFrame, family: str, seen: list[str]) -> np.ndarray:
     if column not in profiles.columns:
         block[:] = np.nan
         return block
-    pairs = category_pairs(profiles[column], split=family == "drug")
+    pairs = category_pairs(profiles[column], split=family in SPLIT_FAMILIES)
     cols = pairs["value"].map({v: j for j, v in enumerate(seen)})
     hit = cols.notna().to_numpy()
     block[pairs["row"].to_numpy()[hit], cols[hit].to_numpy(dtype=np.int64)] = 1.0
@@ -166,7 +187,7 @@ def unseen_categories(profiles: pd.DataFrame, categories: Mapping[str, list[str]
         column = CATEGORY_FAMILIES[family]
         values = np.full(n, None, dtype=object)
         if column in profiles.columns:
-            pairs = category_pairs(profiles[column], split=family == "drug")
+            pairs = category_pairs(profiles[column], split=family in SPLIT_FAMILIES)
             new = pairs[~pairs["value"].isin(set(seen))]
             if len(new):
                 joined = new.groupby("row")["value"].agg("; ".join)

@@ -89,27 +89,66 @@ def alteration_queries(events: GenomicEvents) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _mechanisms(gene: str, alteration: str, drug: str | None) -> frozenset[str]:
-    """Mechanism classes the catalogue lists for (gene, alteration, drug); empty when none.
+class _Catalogue:
+    """The resistance catalogue, asked once per distinct question within one call.
 
-    ``drug=None`` asks about any drug.
+    Only genes the catalogue names are asked about (most alterations are passengers), and
+    each (gene, alteration) is asked once with no drug; the drug filter is then applied
+    here, per distinct drug, with the same rule as the catalogue (an entry matches a regimen
+    when it lists any component or any component's class).
     """
-    from oncoresist.knowledge import known_resistance
 
-    try:
-        matches = known_resistance(gene, alteration, drug)
-    except UnknownDrugError:
-        # A drug the catalogue does not know has no known resistance alterations; the
-        # builder reports the drug itself as unseen.
-        return frozenset()
-    return frozenset(m.mechanism for m in matches)
+    def __init__(self) -> None:
+        from oncoresist.knowledge import load_resistance_catalogue, resistance_catalogue
 
+        self._catalogue = load_resistance_catalogue()
+        self._genes = set(resistance_catalogue()["gene"])
+        self._gene_known: dict[str, bool] = {}
+        self._entries: dict[tuple[str, str], tuple] = {}
+        self._regimens: dict[str, tuple[set[str], set[str]]] = {}
 
-def _drug_components(drugs: pd.Series) -> pd.DataFrame:
-    text = pd.Series(drugs.to_numpy(dtype=object), index=np.arange(len(drugs)))
-    parts = text.dropna().astype(str).str.split("+").explode().str.strip()
-    parts = parts[parts != ""]
-    return pd.DataFrame({"row": parts.index.to_numpy(dtype=np.int64), "drug": parts.to_numpy()})
+    def has_gene(self, gene: str) -> bool:
+        if gene not in self._gene_known:
+            self._gene_known[gene] = self._catalogue.gene(gene) in self._genes
+        return self._gene_known[gene]
+
+    def entries(self, gene: str, alteration: str) -> tuple:
+        """Catalogue entries for an alteration, any drug (empty for uncatalogued genes)."""
+        key = (gene, alteration)
+        if key not in self._entries:
+            from oncoresist.knowledge import known_resistance
+
+            found = known_resistance(gene, alteration) if self.has_gene(gene) else []
+            self._entries[key] = tuple(found)
+        return self._entries[key]
+
+    def regimen(self, drug: str) -> tuple[set[str], set[str]]:
+        """Canonical component names and classes of a regimen (unknown components skipped)."""
+        if drug not in self._regimens:
+            from oncoresist.knowledge import resolve_drug
+
+            names: set[str] = set()
+            classes: set[str] = set()
+            for part in str(drug).split("+"):
+                try:
+                    info = resolve_drug(part.strip())
+                except UnknownDrugError:
+                    # An unknown drug has no known resistance alterations; the builder
+                    # reports the drug itself as unseen.
+                    continue
+                names.add(info.name)
+                classes.add(info.drug_class)
+            self._regimens[drug] = (names, classes)
+        return self._regimens[drug]
+
+    def mechanisms(self, gene: str, alteration: str, drug: str) -> frozenset[str]:
+        """Mechanism classes catalogued for (gene, alteration) against ``drug``."""
+        names, classes = self.regimen(drug)
+        return frozenset(
+            e.mechanism
+            for e in self.entries(gene, alteration)
+            if set(e.drugs) & names or set(e.drug_classes) & classes
+        )
 
 
 def knowledge_counts(events: GenomicEvents, drugs: pd.Series, profiled: np.ndarray) -> np.ndarray:
@@ -134,23 +173,33 @@ def knowledge_counts(events: GenomicEvents, drugs: pd.Series, profiled: np.ndarr
     out = np.zeros((n, len(KB_FEATURES)), dtype=float)
     queries = alteration_queries(events)
     if len(queries):
-        asked = queries.merge(_drug_components(drugs), on="row")
+        catalogue = _Catalogue()
+        genes = pd.unique(queries["gene"])
+        known = {g for g in genes if catalogue.has_gene(g)}
+        queries = queries[queries["gene"].isin(known)]
+        pairs = queries[["gene", "alteration"]].drop_duplicates()
+        listed = [bool(catalogue.entries(g, a)) for g, a in pairs.itertuples(index=False)]
+        pairs = pairs[np.asarray(listed, dtype=bool)]
+        asked = queries.merge(pairs, on=["gene", "alteration"])
+        asked["drug"] = drugs.to_numpy(dtype=object)[asked["row"].to_numpy(dtype=np.int64)]
+        asked = asked[asked["drug"].notna()]
         unique = asked[["gene", "alteration", "drug"]].drop_duplicates()
-        mechs = [_mechanisms(*t) for t in unique.itertuples(index=False, name=None)]
+        mechs = [catalogue.mechanisms(*t) for t in unique.itertuples(index=False, name=None)]
         unique = unique.assign(
             _any=[bool(m) for m in mechs],
             _on=["on_target" in m for m in mechs],
             _by=["bypass" in m for m in mechs],
         )
         asked = asked.merge(unique, on=["gene", "alteration", "drug"])
-        per_event = asked.groupby(["row", "event"])[["_any", "_on", "_by"]].any()
-        per_row = per_event.groupby(level="row").sum()
-        rows = per_row.index.to_numpy(dtype=np.int64)
-        out[rows] = per_row.to_numpy(dtype=float)
+        if len(asked):
+            per_event = asked.groupby(["row", "event"])[["_any", "_on", "_by"]].any()
+            per_row = per_event.groupby(level="row").sum()
+            out[per_row.index.to_numpy(dtype=np.int64)] = per_row.to_numpy(dtype=float)
     out[~np.asarray(profiled, dtype=bool)] = np.nan
     return out
 
 
 def catalogued(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Return the (gene, alteration) pairs the resistance catalogue lists (for any drug)."""
-    return {(gene, alteration) for gene, alteration in pairs if _mechanisms(gene, alteration, None)}
+    catalogue = _Catalogue()
+    return {(gene, alteration) for gene, alteration in pairs if catalogue.entries(gene, alteration)}
