@@ -189,6 +189,7 @@ def test_early_stopping_keeps_best_iteration(cohort):
         X_train, y_train
     )
     assert 1 <= model.best_iteration_ < 400
+    assert model.booster_.num_boosted_rounds() == model.best_iteration_
     assert model.predict(X_test).shape == (len(X_test),)
 
 

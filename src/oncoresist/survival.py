@@ -162,7 +162,8 @@ class TimeToResistanceModel(SurvivalAnalysisMixin, BaseEstimator):
         ``predict_margin`` includes it, so SHAP values plus the explainer's expected value
         add up to ``predict_margin``.
     best_iteration_ : int
-        Number of trees used at prediction.
+        Boosting rounds kept (with early stopping, ``booster_`` is cut to the best round so
+        SHAP explains exactly the trees that predict).
     baseline_cumulative_hazard_ : tuple of ndarray (Cox only)
         Breslow estimate (event times, cumulative baseline hazard at margin 0).
     n_events_, n_censored_ : int
@@ -243,6 +244,8 @@ class TimeToResistanceModel(SurvivalAnalysisMixin, BaseEstimator):
         )
         if self.early_stopping_rounds is not None:
             self.best_iteration_ = int(self.booster_.best_iteration) + 1
+            # Keep only the trees used: SHAP reads every tree of the booster it is given.
+            self.booster_ = self.booster_[: self.best_iteration_]
         else:
             self.best_iteration_ = int(self.n_estimators)
 
@@ -326,9 +329,8 @@ class TimeToResistanceModel(SurvivalAnalysisMixin, BaseEstimator):
 
     # --------------------------------------------------------------- prediction
     def _margin(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster_.predict(
-            self._dmatrix(matrix), output_margin=True, iteration_range=(0, self.best_iteration_)
-        ).astype(np.float64)
+        margin = self.booster_.predict(self._dmatrix(matrix), output_margin=True)
+        return margin.astype(np.float64)
 
     def _margin_of(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         check_is_fitted(self, "booster_")
