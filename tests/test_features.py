@@ -331,3 +331,32 @@ def test_groups_kinds_and_readings(profiles):
     )
     with pytest.raises(KeyError, match="not a feature"):
         read("mut:NOPE", 1)
+
+
+def test_on_a_small_simulated_cohort_progression_samples_change_nothing():
+    from oncoresist.profiles import cohort_to_profiles
+    from oncoresist.simulate import simulate_cohort
+
+    cohort = simulate_cohort(n=60, seed=11).cohort
+    assert (cohort.samples["timepoint"] == "progression").any()
+    kept = cohort.samples[cohort.samples["timepoint"] != "progression"]
+    ids = set(kept["sample_id"])
+    without = cohort.with_tables(
+        samples=kept,
+        **{
+            name: getattr(cohort, name)[getattr(cohort, name)["sample_id"].isin(ids)]
+            for name in ("mutations", "copy_number", "fusions", "expression")
+        },
+    )
+    fb = FeatureBuilder()
+    X = fb.fit_transform(cohort_to_profiles(cohort))
+    pd.testing.assert_frame_equal(X, FeatureBuilder().fit_transform(cohort_to_profiles(without)))
+    assert set(fb.feature_kinds_.values()) == {
+        "genomic",
+        "expression",
+        "program",
+        "treatment",
+        "clinical",
+        "knowledge",
+    }
+    assert (X.dtypes == np.float64).all()

@@ -145,6 +145,15 @@ def test_expression_is_the_mean_over_baseline_samples_with_a_value(profiles):
     assert np.isnan(row(profiles, "T3")["expr_MET"])
 
 
+def test_expression_of_a_single_baseline_sample_is_taken_as_is():
+    cohort = tiny_cohort()
+    one = cohort.expression[cohort.expression["sample_id"] != "S1b"]
+    profiles = cohort_to_profiles(tiny_cohort(expression=one))
+    assert row(profiles, "T1")["expr_MET"] == 4.0
+    assert row(profiles, "T2")["expr_VIM"] == 3.0
+    assert np.isnan(row(profiles, "T3b")["expr_VIM"])
+
+
 def test_panel_genes_list_the_tested_genes_or_blank_for_everything(profiles):
     assert row(profiles, "T2")["panel_genes"] == "ALK;EGFR;KRAS"
     assert row(profiles, "T1")["panel_genes"] == ""
