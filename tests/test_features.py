@@ -201,6 +201,18 @@ def test_unseen_categories_give_zeros_and_are_listed(profiles):
     assert unseen.loc[2, "warning"] is None
 
 
+def test_profiles_without_treatment_annotations_are_annotated_and_never_crash(profiles):
+    fb = builder().fit(profiles)
+    bare = profiles.iloc[:2].drop(columns=["setting", "drug_class", "target", "generation"])
+    bare.loc[0, "drug"] = "madeupinib"  # unknown to the drug catalogue
+    bare.loc[1, ["drug", "line_number"]] = ["Tagrisso", 1.0]  # a brand name of osimertinib
+    X = fb.transform(bare)
+    assert X.loc[1, "drug:osimertinib"] == 1 and X.loc[1, "setting:egfr_osimertinib_1L"] == 1
+    assert (X.loc[0, [c for c in X.columns if c.startswith("drug:")]] == 0).all()
+    assert X.loc[0, [c for c in X.columns if c.startswith("setting:")]].isna().all()
+    assert fb.unseen_categories(bare).loc[0, "drug"] == "madeupinib"
+
+
 def test_combination_components_are_separate_drug_flags(profiles):
     frame = profiles.copy()
     frame.loc[0, "drug"] = "dabrafenib+trametinib"

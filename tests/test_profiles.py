@@ -261,6 +261,23 @@ def test_annotation_keeps_values_already_given_and_names_unknown_drugs():
         annotate_profiles(frame.assign(drug=["madeupinib", "osimertinib"]))
 
 
+def test_annotation_can_collect_unknown_drugs_and_keep_their_rows():
+    frame = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P2", "P3"],
+            "treatment_id": ["T1", "T2", "T3"],
+            "cancer_type": ["nsclc"] * 3,
+            "drug": ["madeupinib", "Tagrisso", "madeupinib"],
+            "line_number": [1.0, 1.0, 1.0],
+        }
+    )
+    annotated, problems = annotate_profiles(frame, errors="collect")
+    assert list(annotated["drug"]) == ["madeupinib", "osimertinib", "madeupinib"]
+    assert annotated["setting"].isna().tolist() == [True, False, True]
+    assert [(p.row, p.column) for p in problems] == [(2, "drug"), (4, "drug")]
+    assert "madeupinib" in problems[0].value
+
+
 def test_outcomes_align_with_profile_rows(profiles):
     outcomes = outcomes_for_profiles(tiny_cohort(), profiles)
     assert list(outcomes["treatment_id"]) == list(profiles["treatment_id"])

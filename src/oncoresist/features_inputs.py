@@ -80,7 +80,9 @@ def prepare_profiles(profiles: pd.DataFrame) -> pd.DataFrame:
              for c in missing],
         )  # fmt: skip
     if any(c not in profiles.columns for c in ("setting", "drug_class", "target")):
-        profiles = annotate_profiles(profiles)
+        # A drug the catalogue does not know must not stop scoring: its row keeps missing
+        # annotations and unseen_categories reports the drug.
+        profiles, _ = annotate_profiles(profiles, errors="collect")
     return profiles
 
 

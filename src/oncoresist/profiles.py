@@ -24,6 +24,8 @@ import contextlib
 import gc
 import re
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -278,7 +280,9 @@ def _expression(cohort: Cohort, pairs: pd.DataFrame, order: pd.Index) -> pd.Data
     return pd.DataFrame(out, columns=columns, copy=False)
 
 
-def annotate_profiles(profiles: pd.DataFrame) -> pd.DataFrame:
+def annotate_profiles(
+    profiles: pd.DataFrame, errors: Literal["raise", "collect"] = "raise"
+) -> pd.DataFrame | tuple[pd.DataFrame, list[Problem]]:
     """Fill missing treatment annotations (setting, drug class, target, generation).
 
     Values already present win; only absent columns or empty cells are filled from the drug
@@ -287,12 +291,28 @@ def annotate_profiles(profiles: pd.DataFrame) -> pd.DataFrame:
     a drug one way. ``is_combination`` is read from the drug text (``drug+drug``) when absent.
     The catalogue is asked once per distinct (cancer type, drug, line), not once per row.
 
+    Parameters
+    ----------
+    profiles : DataFrame
+        A profile frame (needs ``patient_id, treatment_id, cancer_type, drug, line_number``).
+    errors : {"raise", "collect"}
+        ``"raise"``: a drug the catalogue cannot resolve raises. ``"collect"``: such rows keep
+        their drug text and get missing annotations (a scorer flags them as unseen), and the
+        problems are returned (row = position + 2).
+
+    Returns
+    -------
+    DataFrame, or (DataFrame, list of Problem) with ``errors="collect"``
+
     Raises
     ------
     UnknownDrugError
-        When a drug that needs annotating is not in the catalogue (from ``knowledge``).
+        (``errors="raise"``) when a drug that needs annotating is not in the catalogue.
     """
+    if errors not in ("raise", "collect"):
+        raise ValueError(f"errors must be 'raise' or 'collect', not {errors!r}")
     out = profiles.copy()
+    problems: list[Problem] = []
     # Generation is legitimately empty for most drug classes: fill it only when absent.
     needs = [
         c
@@ -310,17 +330,29 @@ def annotate_profiles(profiles: pd.DataFrame) -> pd.DataFrame:
         ids = [f"combo{i}" for i in range(len(combos))]
         treatments = combos.assign(patient_id=ids, treatment_id=ids)
         patients = pd.DataFrame({"patient_id": ids, "cancer_type": combos["cancer_type"]})
-        annotated = annotate_treatments(treatments, patients).reset_index(drop=True)
+        if errors == "raise":
+            annotated = annotate_treatments(treatments, patients)
+        else:
+            annotated, found = annotate_treatments(treatments, patients, errors="collect")
+            for problem in found:
+                combo = None if problem.row is None else problem.row - 2
+                for pos in np.flatnonzero(code == combo):
+                    problems.append(replace(problem, source="profiles", row=int(pos) + 2))
+        # Rows of combinations that could not be resolved stay unannotated (NaN).
+        annotated = annotated.reindex(range(len(combos)))
         for column in needs:
-            known = annotated[column].to_numpy()[code]
+            known = annotated[column].to_numpy(dtype=object)[code]
             if column in out.columns:
                 out[column] = out[column].where(out[column].notna(), known)
             else:
                 out[column] = known
-        out["drug"] = annotated["drug"].to_numpy()[code]
+        canonical = annotated["drug"].to_numpy(dtype=object)[code]
+        out["drug"] = np.where(pd.isna(canonical), out["drug"].to_numpy(dtype=object), canonical)
+        if "generation" in needs:
+            out["generation"] = pd.to_numeric(out["generation"], errors="coerce")
     if "is_combination" not in out.columns:
         out["is_combination"] = out["drug"].astype(str).str.contains("+", regex=False)
-    return out
+    return (out, problems) if errors == "collect" else out
 
 
 def cohort_to_profiles(cohort: Cohort) -> pd.DataFrame:
