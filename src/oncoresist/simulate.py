@@ -33,10 +33,10 @@ import pandas as pd
 from oncoresist.contract import MECHANISMS, Cohort
 from oncoresist.exceptions import ConfigError
 from oncoresist.programs import load_signatures
+from oncoresist.simulate_assemble import assemble
 from oncoresist.simulate_baseline import raw_program_scores
 from oncoresist.simulate_draw import (
     Context,
-    assemble,
     draw_hidden,
     draw_setting_block,
     linear_parts,

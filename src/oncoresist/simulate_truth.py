@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import gamma, gammainc
 
 from oncoresist.contract import MECHANISMS
+from oncoresist.exceptions import ConfigError
 
 RMST_HORIZON_MONTHS = 60.0
 
@@ -303,6 +304,13 @@ def solve_censoring(
                 hi = mid
         return Censoring(base.accrual, base.min_follow_up, 0.5 * (lo + hi))
     # Administrative censoring alone censors too many: follow everyone longer.
+    lowest = fraction(Censoring(base.accrual, base.min_follow_up, 0.0, 1e4))
+    if target < lowest - 1e-3:
+        raise ConfigError(
+            f"censoring target {target:.3f} is below the lowest reachable censored fraction "
+            f"{lowest:.3f} for these settings (patients who never progress, e.g. the cure "
+            "fraction of plateauing settings, are always censored); raise --censoring"
+        )
     lo, hi = 1.0, 2.0
     while fraction(Censoring(base.accrual, base.min_follow_up, 0.0, hi)) > target and hi < 1e3:
         hi *= 2
