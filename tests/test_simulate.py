@@ -175,3 +175,23 @@ def test_settings_subset_knobs_and_unknown_setting():
         simulate_cohort(n=10, settings=["egfr_typo"])
     with pytest.raises(ConfigError, match="rebiopsy_rate"):
         simulate_cohort(n=10, rebiopsy_rate=1.5)
+
+
+def test_t790m_is_lost_at_progression_in_about_half_after_second_line_osimertinib():
+    result = simulate_cohort(n=1200, seed=4, settings=["egfr_osimertinib_2L_T790M"])
+    samples, mutations = result.cohort.samples, result.cohort.mutations
+    t790m = set(mutations.loc[mutations["protein_change"] == "p.T790M", "sample_id"])
+    baseline = samples[samples["timepoint"] == "baseline"]["sample_id"]
+    assert baseline.isin(t790m).all()  # eligibility: T790M-positive before osimertinib
+    progression = samples[samples["timepoint"] == "progression"].merge(
+        result.cohort.outcomes, on="treatment_id"
+    )
+    kept = progression["sample_id"].isin(t790m)
+    assert 0.40 < 1 - kept.mean() < 0.60  # published: undetectable in 50%
+    on_target = progression["mechanism"] == "on_target"
+    assert kept[on_target].all()
+
+
+def test_unreachable_censoring_target_is_a_config_error():
+    with pytest.raises(ConfigError, match="lowest reachable censored fraction"):
+        simulate_cohort(n=50, settings=["alk_lorlatinib_1L"], censoring=0.1)

@@ -219,6 +219,7 @@ def _alterations(
 
 def _progression(
     ctx: Context,
+    setting: Setting,
     block_genomics: Genomics,
     prog: np.ndarray,
     alteration: np.ndarray,
@@ -234,6 +235,13 @@ def _progression(
     out = Genomics()
     idx, gene, change, vaf = block_genomics.arrays("mut")
     keep = position[idx] >= 0
+    for loss in setting.progression_losses:
+        # A competing clone without the baseline mutation takes over (lost at progression).
+        event = parse_event(loss.event)
+        eligible = np.isin(mech, [MECHANISMS.index(m) for m in loss.mechanisms])
+        lost = np.zeros(len(purity), dtype=bool)
+        lost[prog] = eligible[prog] & (rng.random(len(prog)) < loss.probability)
+        keep &= ~(lost[idx] & (gene == event.gene) & (change == event.value))
     out.add_mutation(
         position[idx[keep]],
         gene[keep],
@@ -298,7 +306,7 @@ def draw_setting_block(
     label = np.where(labelled, np.asarray(MECHANISMS, dtype=object)[mech], None)
     prog = np.flatnonzero(labelled)
     prog_genomics, tissue, prog_values = _progression(
-        ctx, genomics, prog, alteration, purity, latent, mech, rng
+        ctx, setting, genomics, prog, alteration, purity, latent, mech, rng
     )
     # Patients and regimens (no effect on the truth).
     ctype = params.cancer_types[setting.cancer_type]

@@ -237,6 +237,22 @@ class NamedAlterationShift(_Strict):
     _check = field_validator("feature")(lambda v: (parse_feature(v), v)[1])
 
 
+class ProgressionLoss(_Strict):
+    """A baseline mutation no longer detected at progression (e.g. T790M loss, AURA3)."""
+
+    event: str
+    mechanisms: list[Mechanism]
+    probability: Fraction
+
+    @field_validator("event")
+    @classmethod
+    def _mutation(cls, value: str) -> str:
+        event = parse_event(value)
+        if event.kind != "mut" or event.value is None:
+            raise ValueError(f"'{value}': a progression loss is a mutation mut:GENE:p.CHANGE")
+        return value
+
+
 class Setting(_Strict):
     """One clinical setting: population, genomics, survival and resistance mechanisms."""
 
@@ -254,6 +270,7 @@ class Setting(_Strict):
     mechanism_time_modifiers: dict[Mechanism, Positive] = {}
     mechanism_shifts: list[MechanismShift] = []
     named_alteration_shifts: list[NamedAlterationShift] = []
+    progression_losses: list[ProgressionLoss] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> Setting:
