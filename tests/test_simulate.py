@@ -195,3 +195,24 @@ def test_t790m_is_lost_at_progression_in_about_half_after_second_line_osimertini
 def test_unreachable_censoring_target_is_a_config_error():
     with pytest.raises(ConfigError, match="lowest reachable censored fraction"):
         simulate_cohort(n=50, settings=["alk_lorlatinib_1L"], censoring=0.1)
+
+
+def test_truth_is_a_function_of_the_written_baseline_data(tmp_path):
+    io = pytest.importorskip("oncoresist.io")
+    from oncoresist.simulate_observe import truth_features
+
+    result = simulate_cohort(n=200, seed=21)
+    folder = write_simulation(result, tmp_path / "sim")
+    (folder / GROUND_TRUTH_FILE).unlink()
+    cohort = io.read_canonical_folder(folder)
+    truth = result.ground_truth.set_index("treatment_id")
+    recomputed = pd.concat(truth_features(cohort, result).values())
+    assert len(recomputed) == len(truth)
+    rows = truth.loc[recomputed.index]
+    np.testing.assert_allclose(
+        recomputed["linear_predictor"], rows["true_linear_predictor"], atol=1e-9
+    )
+    for mechanism in MECHANISMS:
+        np.testing.assert_allclose(
+            recomputed[f"prior_p_{mechanism}"], rows[f"prior_p_{mechanism}"], atol=1e-9
+        )
