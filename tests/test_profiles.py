@@ -278,6 +278,20 @@ def test_annotation_can_collect_unknown_drugs_and_keep_their_rows():
     assert "madeupinib" in problems[0].value
 
 
+def test_a_cohort_with_an_unknown_drug_raises_or_collects():
+    cohort = tiny_cohort()
+    bare = cohort.treatments[["patient_id", "treatment_id", "drug", "line_number"]].copy()
+    bare.loc[bare["treatment_id"] == "T2", "drug"] = "madeupinib"
+    unknown = tiny_cohort(treatments=bare)
+    with pytest.raises(UnknownDrugError, match="madeupinib"):
+        cohort_to_profiles(unknown)
+    profiles, problems = cohort_to_profiles(unknown, errors="collect")
+    assert list(profiles["treatment_id"]) == ["T3", "T1", "T2", "T3b"]
+    assert [(p.row, p.column) for p in problems] == [(4, "drug")]
+    assert pd.isna(row(profiles, "T2")["setting"])
+    assert row(profiles, "T2")["mutations"] == "EGFR p.L858R"
+
+
 def test_outcomes_align_with_profile_rows(profiles):
     outcomes = outcomes_for_profiles(tiny_cohort(), profiles)
     assert list(outcomes["treatment_id"]) == list(profiles["treatment_id"])

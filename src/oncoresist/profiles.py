@@ -172,17 +172,24 @@ def annotate_profiles(
     return (out, problems) if errors == "collect" else out
 
 
-def cohort_to_profiles(cohort: Cohort) -> pd.DataFrame:
+def cohort_to_profiles(
+    cohort: Cohort, errors: Literal["raise", "collect"] = "raise"
+) -> pd.DataFrame | tuple[pd.DataFrame, list[Problem]]:
     """Build the profile frame of a cohort: one row per treatment, baseline samples only.
 
     Parameters
     ----------
     cohort : Cohort
         Validated canonical tables (:func:`oncoresist.contract.validate_cohort`).
+    errors : {"raise", "collect"}
+        For treatments without setting / drug class / target, which are annotated from the
+        drug catalogue (:func:`annotate_profiles`): ``"raise"`` on a drug the catalogue does
+        not know, or ``"collect"`` (keep the row unannotated and return the problems, for a
+        batch scorer that rejects or flags those rows and scores the rest).
 
     Returns
     -------
-    DataFrame
+    DataFrame, or (DataFrame, list of Problem) with ``errors="collect"``
         Rows in the order of ``cohort.treatments``; columns :data:`PROFILE_COLUMNS`, then
         :data:`PROFILE_OPTIONAL_COLUMNS`, then ``expr_<GENE>``. For each treatment the
         mutations, copy-number calls and fusions are the union over its baseline samples
@@ -208,7 +215,11 @@ def cohort_to_profiles(cohort: Cohort) -> pd.DataFrame:
     for column in ("age_years", "sex"):
         if column not in frame.columns:
             frame[column] = np.nan if column == "age_years" else None
-    frame = annotate_profiles(frame)
+    problems: list[Problem] = []
+    if errors == "collect":
+        frame, problems = annotate_profiles(frame, errors="collect")
+    else:
+        frame = annotate_profiles(frame)
 
     # Object dtype keeps one shared string per distinct panel (Arrow strings would copy each).
     with gc_paused():
@@ -228,7 +239,7 @@ def cohort_to_profiles(cohort: Cohort) -> pd.DataFrame:
     frame = pd.concat([frame, mean_expression(cohort, pairs, order)], axis=1)
     frame["line_number"] = frame["line_number"].astype(float)
     frame.attrs["expression_scale"] = cohort.expression_scale
-    return frame
+    return (frame, problems) if errors == "collect" else frame
 
 
 def outcomes_for_profiles(cohort: Cohort, profiles: pd.DataFrame) -> pd.DataFrame:
