@@ -129,7 +129,7 @@ class ResistanceBundle:
             )
         try:
             bundle = joblib.load(file)
-        except Exception as err:  # noqa: BLE001 - any unpickling failure means the same to users
+        except Exception as err:
             raise ModelLoadError(f"cannot read the bundle {file}: {err}") from err
         if not isinstance(bundle, cls):
             raise ModelLoadError(f"{file} does not hold an oncoresist ResistanceBundle")

@@ -36,12 +36,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals would print patient rows
     add_completion=False,
+    rich_markup_mode="markdown",
 )
 models_app = typer.Typer(help="Registered models: list, promote, export.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
-out = Console()
-err = Console(stderr=True)
+# Wide tables must stay readable when the output goes to a file or a CI log (no terminal).
+out = Console(width=None if sys.stdout.isatty() else 180)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 180)
 
 
 @contextmanager
@@ -73,8 +75,13 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True,
-                           help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Show the version and exit.",
+        ),
     ] = False,
 ) -> None:
     """oncoresist command line."""
@@ -102,11 +109,19 @@ def _frame_table(frame: Any, title: str | None = None, floatfmt: str = "{:.3f}")
 
 @app.command()
 def validate(
-    path: Annotated[Path, typer.Argument(help="Canonical folder, cBioPortal study folder or "
-                                              "profile sheet (CSV/TSV/Parquet/XLSX).")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Canonical folder, cBioPortal study folder or "
+            "profile sheet (CSV/TSV/Parquet/XLSX)."
+        ),
+    ],
     expression_profile: Annotated[
-        str | None, typer.Option(help="cBioPortal expression profile to use (file name or "
-                                      "stable id); default: the documented preference.")
+        str | None,
+        typer.Option(
+            help="cBioPortal expression profile to use (file name or "
+            "stable id); default: the documented preference."
+        ),
     ] = None,
     problems: Annotated[
         Path | None, typer.Option("--problems", help="Write every problem found to this CSV.")
@@ -162,13 +177,20 @@ def simulate(
     fmt: Annotated[str, typer.Option("--format", help="canonical | cbioportal | both")] = (
         "canonical"
     ),
-    rebiopsy_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of progressions "
-                                                 "re-biopsied (labelled).")] = 0.6,
-    censoring: Annotated[float, typer.Option(min=0.0, max=0.95, help="Target censored "
-                                             "fraction.")] = 0.3,
+    rebiopsy_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of progressions re-biopsied (labelled).")
+    ] = 0.6,
+    censoring: Annotated[
+        float, typer.Option(min=0.0, max=0.95, help="Target censored fraction.")
+    ] = 0.3,
     unexplained_to_epigenetic: Annotated[
-        float | None, typer.Option(min=0.0, max=1.0, help="Share of 'no mechanism found' "
-                                   "assigned to epigenetic (default: the domain file's).")
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of 'no mechanism found' "
+            "assigned to epigenetic (default: the domain file's).",
+        ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
 ) -> None:
@@ -183,11 +205,24 @@ def simulate(
 
     with _domain_errors():
         result = run_simulation(
-            out_dir, n=n, seed=seed, settings=settings, fmt=fmt, rebiopsy_rate=rebiopsy_rate,
-            censoring=censoring, unexplained_to_epigenetic=unexplained_to_epigenetic,
+            out_dir,
+            n=n,
+            seed=seed,
+            settings=settings,
+            fmt=fmt,
+            rebiopsy_rate=rebiopsy_rate,
+            censoring=censoring,
+            unexplained_to_epigenetic=unexplained_to_epigenetic,
             overwrite=overwrite,
         )
-    out.print(_frame_table(result.calibration, title="Simulated vs published, per setting"))
+    from oncoresist.jobs import calibration_display
+
+    out.print(
+        _frame_table(
+            calibration_display(result.calibration),
+            title="Simulated / published, per setting (mechanism shares among labelled)",
+        )
+    )
     out.print(f"Wrote {result.n_treatments} simulated treatments to {result.out_dir}")
 
 
@@ -203,19 +238,154 @@ def train(
         "configs/default.yaml"
     ),
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
-    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: "
-                                                     "./mlruns as absolute sqlite).")] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default: ./mlruns as absolute sqlite).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Train both models with baselines, evaluate, and log everything to MLflow."""
     from oncoresist.jobs import train_and_report
 
     with _domain_errors():
-        result = train_and_report(data, config, experiment=experiment,
-                                  tracking_uri=tracking_uri, quiet=quiet, console=err)
+        result = train_and_report(
+            data, config, experiment=experiment, tracking_uri=tracking_uri, quiet=quiet, console=err
+        )
+    import pandas as pd
+
     out.print(_frame_table(result.comparison, title="Test-split metrics (95% CI)"))
-    out.print(f"MLflow run {result.run_id}; registered "
-              f"{result.model_name} version {result.model_version}")
+    ratios = {k: v for k, v in result.metrics.items() if "oracle" in k}
+    if ratios:
+        out.print(
+            _frame_table(
+                pd.DataFrame({"metric": list(ratios), "value": list(ratios.values())}),
+                title="Against the oracle (simulated truth)",
+            )
+        )
+    out.print(
+        _frame_table(
+            pd.DataFrame({"stage": list(result.timings), "seconds": list(result.timings.values())}),
+            title="Wall time per stage",
+            floatfmt="{:.1f}",
+        )
+    )
+    out.print(
+        f"MLflow run {result.run_id}; registered {result.model_name} version {result.model_version}"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# score
+# --------------------------------------------------------------------------------------
+
+
+@app.command()
+def score(
+    input_path: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            help="Profile sheet (CSV/TSV/Parquet/XLSX), canonical folder or cBioPortal study.",
+        ),
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="Scores file (.csv, .parquet, .xlsx).")],
+    model: Annotated[
+        str,
+        typer.Option(
+            help="models:/oncoresist@champion (default), "
+            "models:/oncoresist/VERSION, or an exported folder."
+        ),
+    ] = ("models:/oncoresist@champion"),
+    errors: Annotated[
+        Path | None,
+        typer.Option(help="Rejected rows file (default: <out>.errors.csv, written when needed)."),
+    ] = None,
+    drug: Annotated[
+        str | None, typer.Option(help="Planned therapy for rows (or inputs) that name none.")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv | parquet | xlsx (default: from --out).")
+    ] = None,
+    top_drivers: Annotated[
+        int, typer.Option(min=0, max=20, help="Drivers listed per model and row.")
+    ] = 3,
+    chunk_size: Annotated[
+        int, typer.Option(min=1, help="Rows per chunk when streaming CSV/Parquet sheets.")
+    ] = 5000,
+    expression_profile: Annotated[
+        str | None, typer.Option(help="cBioPortal expression profile to use.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Score patient profiles: mechanism probabilities, time to resistance, drivers.
+
+    Probabilities are P(mechanism | resistance occurs). Every input row gets a scored row or
+    a line in the errors file (row number, column, value, reason); the run ends with
+    `read N = scored S + rejected R`. CSV and Parquet profile sheets are streamed in chunks;
+    XLSX/TSV sheets and folders are loaded whole. Outputs are written atomically.
+
+    Exit codes: 0 all rows scored, 3 some rows rejected, 1 nothing scored, 2 usage error.
+    """
+    from oncoresist.score_job import OutputExistsError, score_file
+
+    err.print(RESEARCH_USE_NOTICE, style="dim")
+    if fmt is not None and fmt not in {"csv", "parquet", "xlsx"}:
+        err.print("--format must be csv, parquet or xlsx")
+        raise typer.Exit(EXIT_USAGE)
+    progress_cm, report = _rows_progress(quiet)
+    try:
+        with _domain_errors(), progress_cm:
+            job = score_file(
+                input_path,
+                out_path,
+                model=model,
+                errors=errors,
+                drug=drug,
+                fmt=fmt,
+                top_drivers=top_drivers,
+                overwrite=overwrite,
+                chunk_size=chunk_size,
+                tracking_uri=tracking_uri,
+                expression_profile=expression_profile,
+                progress=report,
+            )
+    except OutputExistsError as error:
+        err.print(f"[bold red]Error:[/] {error}")
+        raise typer.Exit(EXIT_USAGE) from None
+    for note in job.notes:
+        err.print(f"note: {note}")
+    if job.errors is not None:
+        err.print(f"Rejected rows written to {job.errors}")
+    err.print(f"Model: {job.model}. Scores written to {job.out}")
+    out.print(job.accounting())
+    raise typer.Exit(job.exit_code)
+
+
+def _rows_progress(quiet: bool) -> tuple[Any, Any]:
+    """A rich progress display of rows scored and rows/s (stderr), or nothing when quiet."""
+    from contextlib import nullcontext
+
+    if quiet:
+        return nullcontext(), None
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("scored rows: {task.completed:,.0f}"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = progress.add_task("score", total=None, rate="")
+
+    def report(rows: int, _total: int | None) -> None:
+        elapsed = progress.tasks[0].elapsed or 0.0
+        rate = f"{rows / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+        progress.update(task, completed=rows, rate=rate)
+
+    return progress, report
 
 
 # --------------------------------------------------------------------------------------
@@ -302,8 +472,9 @@ def run(
 
     err.print(RESEARCH_USE_NOTICE)
     with _domain_errors():
-        run_main_job(out_dir=out_dir, n=n, seed=seed, config=config,
-                     tracking_uri=tracking_uri, console=out)
+        run_main_job(
+            out_dir=out_dir, n=n, seed=seed, config=config, tracking_uri=tracking_uri, console=out
+        )
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ class FeatureConfig(_Strict):
     """FeatureBuilder parameters."""
 
     min_patients: int = Field(5, ge=1)
+    expression: Literal["zscore", "raw", "none"] = "zscore"
     program_scores: bool = True
     top_variance_genes: int | None = Field(None, ge=1)
     knowledge_flags: bool = True
@@ -40,13 +41,13 @@ class FeatureConfig(_Strict):
 class MechanismConfig(_Strict):
     """XGBoost mechanism classifier; ``grid`` values are tried by inner CV."""
 
-    n_estimators: int = Field(200, ge=1)
-    learning_rate: float = Field(0.08, gt=0, le=1)
-    max_depth: int = Field(3, ge=1, le=12)
-    min_child_weight: float = Field(1.0, ge=0)
+    n_estimators: int = Field(300, ge=1)
+    learning_rate: float = Field(0.03, gt=0, le=1)
+    max_depth: int = Field(2, ge=1, le=12)
+    min_child_weight: float = Field(5.0, ge=0)
     subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.5, gt=0, le=1)
-    reg_lambda: float = Field(1.0, ge=0)
+    colsample_bytree: float = Field(0.2, gt=0, le=1)
+    reg_lambda: float = Field(5.0, ge=0)
     calibration: Literal["auto", "none", "temperature", "isotonic"] = "auto"
     grid: dict[str, list[Any]] = Field(default_factory=dict)
 
@@ -55,14 +56,14 @@ class SurvivalConfig(_Strict):
     """XGBoost time-to-resistance model; ``grid`` values are tried by inner CV."""
 
     objective: Literal["survival:aft", "survival:cox"] = "survival:aft"
-    aft_distribution: Literal["normal", "logistic", "extreme"] = "normal"
+    aft_distribution: Literal["normal", "logistic", "extreme"] = "extreme"
     aft_scale: float = Field(1.0, gt=0)
     n_estimators: int = Field(300, ge=1)
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    max_depth: int = Field(3, ge=1, le=12)
-    min_child_weight: float = Field(1.0, ge=0)
+    learning_rate: float = Field(0.03, gt=0, le=1)
+    max_depth: int = Field(2, ge=1, le=12)
+    min_child_weight: float = Field(5.0, ge=0)
     subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.5, gt=0, le=1)
+    colsample_bytree: float = Field(0.3, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
 
@@ -71,13 +72,14 @@ class BaselineConfig(_Strict):
     """Baselines fitted once on the training split and evaluated on the test split."""
 
     logistic: bool = True
-    logistic_c: float = Field(0.1, gt=0)
+    logistic_c: float = Field(0.003, gt=0)
     coxph: bool = True
-    coxph_alpha: float = Field(1.0, ge=0)
+    coxph_alpha: float = Field(0.05, gt=0)
     rsf: bool = True
     rsf_n_estimators: int = Field(100, ge=1)
     rsf_min_samples_leaf: int = Field(15, ge=1)
     rsf_time_grid_months: float = Field(0.5, gt=0)
+    rsf_max_samples: float | None = Field(0.5, gt=0, le=1)
 
 
 class EvaluationConfig(_Strict):
@@ -99,7 +101,7 @@ class TrackingConfig(_Strict):
 
     experiment: str = "oncoresist"
     model_name: str = "oncoresist"
-    register: bool = True
+    register_model: bool = True
     alias: str = "candidate"
 
 
@@ -138,9 +140,7 @@ def load_config_dict(data: dict[str, Any], source: str = "config") -> TrainingCo
     try:
         return TrainingConfig.model_validate(data)
     except ValidationError as err:
-        lines = [
-            f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
-        ]
+        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
         raise ConfigError(f"{source} is not a valid training config:\n" + "\n".join(lines)) from err
 
 

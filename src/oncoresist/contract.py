@@ -233,6 +233,14 @@ def _is_missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+def _blank_mask(block: pd.DataFrame) -> np.ndarray:
+    """True where a cell is missing or only whitespace (vectorised over columns)."""
+    text = block.astype("string")
+    blank = text.isna().to_numpy()
+    stripped = text.apply(lambda column: column.str.strip().eq(""))
+    return blank | stripped.fillna(True).to_numpy(dtype=bool)
+
+
 def _coerce_column(
     frame: pd.DataFrame, column: str, source: str, lines: dict[object, int]
 ) -> list[Problem]:
@@ -513,34 +521,36 @@ def validate_expression(
             )
         )
     work.columns = ["sample_id", *upper]
-    for gene in upper if not repeated else []:
-        raw = work[gene]
-        numbers = pd.to_numeric(raw, errors="coerce").astype(float)
-        bad = numbers.isna() & ~raw.map(_is_missing) & ~raw.astype("string").str.strip().eq("")
-        for idx in raw.index[bad.fillna(False).astype(bool)]:
-            problems.append(
-                Problem(
-                    source,
-                    lines[idx],
-                    gene,
-                    _shorten(raw[idx]),
-                    "expression value is not a number",
-                    "use numbers only; leave missing values empty",
-                )
+    if upper and not repeated:
+        block = work[upper]
+        if all(pd.api.types.is_numeric_dtype(dtype) for dtype in block.dtypes):
+            numbers = block.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+            text_cells = np.zeros(numbers.shape, dtype=bool)
+        else:
+            # Whole-column conversions (C speed): a cell is bad when it is neither empty nor
+            # a number. Only the offending cells are visited in Python.
+            numbers = block.apply(pd.to_numeric, errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
             )
+            empty = _blank_mask(block)
+            text_cells = np.isnan(numbers) & ~empty
         infinite = np.isinf(numbers)
-        for idx in raw.index[infinite]:
+        raw_values = block.to_numpy(dtype=object)
+        for (i, j), reason, fix in [
+            *[(cell, "expression value is not a number",
+               "use numbers only; leave missing values empty")
+              for cell in zip(*np.nonzero(text_cells), strict=True)],
+            *[(cell, "infinite value", "use finite numbers; leave missing values empty")
+              for cell in zip(*np.nonzero(infinite), strict=True)],
+        ]:  # fmt: skip
             problems.append(
-                Problem(
-                    source,
-                    lines[idx],
-                    gene,
-                    _shorten(raw[idx]),
-                    "infinite value",
-                    "use finite numbers; leave missing values empty",
-                )
-            )
-        work[gene] = numbers.where(~infinite)
+                Problem(source, lines[work.index[i]], upper[j], _shorten(raw_values[i, j]),
+                        reason, fix)
+            )  # fmt: skip
+        numbers = np.where(infinite, np.nan, numbers)
+        work = pd.concat(
+            [work[["sample_id"]], pd.DataFrame(numbers, columns=upper, index=work.index)], axis=1
+        )
     empty_ids = work["sample_id"].isna()
     for idx in work.index[empty_ids]:
         problems.append(
@@ -585,37 +595,52 @@ def expression_scale_problems(
     if scale == "log2_tpm":
         if high > LOG2_TPM_MAX and low < -0.5:
             return [
-                problem(high_at, f"{high:.3g} (and {low:.3g} elsewhere)",
-                        f"expression mixes scales (negative values and values above "
-                        f"{LOG2_TPM_MAX:g})",
-                        "put every gene on log2(TPM+1); do not mix z-scores and counts"),
+                problem(
+                    high_at,
+                    f"{high:.3g} (and {low:.3g} elsewhere)",
+                    f"expression mixes scales (negative values and values above {LOG2_TPM_MAX:g})",
+                    "put every gene on log2(TPM+1); do not mix z-scores and counts",
+                ),
             ]
         if high > LOG2_TPM_MAX:
             return [
-                problem(high_at, f"{high:.3g}",
-                        "values above 20 look like raw counts or unlogged TPM, not log2(TPM+1)",
-                        "transform with log2(TPM + 1), or declare the real scale in "
-                        "dataset.yaml (expression_scale)"),
+                problem(
+                    high_at,
+                    f"{high:.3g}",
+                    "values above 20 look like raw counts or unlogged TPM, not log2(TPM+1)",
+                    "transform with log2(TPM + 1), or declare the real scale in "
+                    "dataset.yaml (expression_scale)",
+                ),
             ]
         if low < -0.5:
             return [
-                problem(low_at, f"{low:.3g}",
-                        "negative values look like z-scores, not log2(TPM+1)",
-                        "declare expression_scale: zscore in dataset.yaml, or supply "
-                        "log2(TPM+1) values"),
+                problem(
+                    low_at,
+                    f"{low:.3g}",
+                    "negative values look like z-scores, not log2(TPM+1)",
+                    "declare expression_scale: zscore in dataset.yaml, or supply "
+                    "log2(TPM+1) values",
+                ),
             ]
         return []
     if scale == "zscore":
         if low >= 0:
             return [
-                problem(low_at, f"{low:.3g}", "declared z-scores but no value is negative",
-                        "declare expression_scale: log2_tpm, or supply z-scores"),
+                problem(
+                    low_at,
+                    f"{low:.3g}",
+                    "declared z-scores but no value is negative",
+                    "declare expression_scale: log2_tpm, or supply z-scores",
+                ),
             ]
         if high > 50:
             return [
-                problem(high_at, f"{high:.3g}",
-                        "declared z-scores but values above 50 look like counts",
-                        "supply z-scores per gene"),
+                problem(
+                    high_at,
+                    f"{high:.3g}",
+                    "declared z-scores but values above 50 look like counts",
+                    "supply z-scores per gene",
+                ),
             ]
         return []
     raise ValueError(f"unknown expression scale {scale!r}; expected one of {EXPRESSION_SCALES}")

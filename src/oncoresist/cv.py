@@ -39,6 +39,7 @@ def make_feature_builder(config: TrainingConfig) -> Any:
     f = config.features
     return FeatureBuilder(
         min_patients=f.min_patients,
+        expression=f.expression,
         program_scores=f.program_scores,
         top_variance_genes=f.top_variance_genes,
         knowledge_flags=f.knowledge_flags,
@@ -121,7 +122,9 @@ def cross_validate(
         labelled_fit = out_fit["mechanism"].notna().to_numpy()
         labelled_valid = out_valid["mechanism"].notna().to_numpy()
         for candidate in mech_grid:
-            model = make_mechanism_model(config, **candidate)
+            # Candidates are compared uncalibrated: calibration is refitted (and checked on
+            # inner folds) once, for the chosen candidate, in the final fit.
+            model = make_mechanism_model(config, **{**candidate, "calibration": "none"})
             model.fit(x_fit[labelled_fit], out_fit["mechanism"][labelled_fit].to_numpy())
             proba = model.predict_proba(x_valid[labelled_valid])
             scores = mechanism_metrics(out_valid["mechanism"][labelled_valid].to_numpy(), proba)

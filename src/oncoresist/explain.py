@@ -268,3 +268,58 @@ def global_importance(explanation: Explanation) -> pd.DataFrame:
     table["mechanism:all"] = table[[f"mechanism:{m}" for m in MECHANISMS]].sum(axis=1)
     table[SURVIVAL_MODEL] = np.abs(explanation.survival[:, :-1]).mean(axis=0)
     return table.sort_values("mechanism:all", ascending=False).reset_index(drop=True)
+
+
+def driver_text(driver: Driver, scale: str = "log-time") -> str:
+    """Compact driver text for a scores file: ``"MET amplification (+0.91)"``.
+
+    Mechanism contributions are log-odds; time contributions are shown as the percentage
+    change of expected time to resistance (AFT) or of the hazard (Cox).
+    """
+    if driver.model.startswith("mechanism:"):
+        return f"{driver.label} ({driver.contribution:+.2f} log-odds)"
+    change = np.expm1(driver.contribution) * 100
+    unit = "hazard" if scale == "log-hazard" else "time"
+    return f"{driver.label} ({change:+.0f}% {unit})"
+
+
+def top_drivers_text(
+    bundle: Any,
+    explanation: Explanation,
+    model: str,
+    mechanisms: list[str] | None,
+    k: int,
+) -> list[str]:
+    """Per row, the top-``k`` drivers of one model joined with ``"; "``.
+
+    ``model`` is ``"mechanism"`` (drivers of each row's ``mechanisms`` entry) or
+    :data:`SURVIVAL_MODEL`.
+    """
+    names = explanation.feature_names
+    values = explanation.features.to_numpy(dtype=np.float64)
+    builder = bundle.feature_builder
+    texts = []
+    for i in range(len(values)):
+        if model == "mechanism":
+            assert mechanisms is not None
+            k_class = MECHANISMS.index(mechanisms[i])
+            found = top_drivers(
+                explanation.mechanism[i, k_class, :-1],
+                values[i],
+                names,
+                builder,
+                f"mechanism:{mechanisms[i]}",
+                k,
+            )
+        else:
+            found = top_drivers(
+                explanation.survival[i, :-1],
+                values[i],
+                names,
+                builder,
+                SURVIVAL_MODEL,
+                k,
+                scale=explanation.survival_scale,
+            )
+        texts.append("; ".join(driver_text(d, explanation.survival_scale) for d in found))
+    return texts

@@ -17,6 +17,7 @@ import os
 import random
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -214,6 +215,9 @@ def active_run_id() -> str | None:
 # --------------------------------------------------------------------------------------
 
 
+_TYPE_HINT_NAG = r".*[Tt]ype hint.*"
+
+
 class ResistanceBundleModel(mlflow.pyfunc.PythonModel):
     """MLflow pyfunc wrapper around a saved :class:`ResistanceBundle`.
 
@@ -221,11 +225,13 @@ class ResistanceBundleModel(mlflow.pyfunc.PythonModel):
     scored frame as ``oncoresist score``.
     """
 
-    def load_context(self, context: Any) -> None:
+    # No type hints on the MLflow hooks: MLflow would try (and fail) to derive a schema from
+    # them; the signature logged with the model describes the input instead.
+    def load_context(self, context):
         """Load the bundle from the model's artifacts."""
         self.bundle = ResistanceBundle.load(context.artifacts[BUNDLE_ARTIFACT])
 
-    def predict(self, context: Any, model_input: Any, params: Any = None) -> pd.DataFrame:
+    def predict(self, context, model_input, params=None):
         """Score a profile frame with the library's scoring function."""
         from oncoresist.scoring import score_profiles
 
@@ -237,8 +243,18 @@ def pip_requirements() -> list[str]:
     """Requirements recorded with the logged model (explicit: inference takes seconds)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    names = ["pandas", "numpy", "scikit-learn", "scikit-survival", "shap", "pandera",
-             "pydantic", "pyyaml", "joblib", "pyarrow"]
+    names = [
+        "pandas",
+        "numpy",
+        "scikit-learn",
+        "scikit-survival",
+        "shap",
+        "pandera",
+        "pydantic",
+        "pyyaml",
+        "joblib",
+        "pyarrow",
+    ]
     xgb = "xgboost-cpu"
     try:
         version(xgb)
@@ -263,16 +279,14 @@ def log_bundle(
 
     Returns a dict with ``model_uri``, ``version`` (None when not registered) and ``name``.
     """
-    from mlflow.models import infer_signature
-
     import oncoresist
 
     package_dir = Path(oncoresist.__file__).resolve().parent
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        # The input schema is the explicit signature below, not predict()'s type hints.
+        warnings.filterwarnings("ignore", message=_TYPE_HINT_NAG, category=UserWarning)
         folder = bundle.save(Path(tmp) / "bundle")
-        signature = None
-        if input_example is not None:
-            signature = infer_signature(input_example)
+        signature = profile_signature(input_example) if input_example is not None else None
         info = with_retry(
             lambda: mlflow.pyfunc.log_model(
                 name="model",
@@ -296,13 +310,41 @@ def log_bundle(
     return {"model_uri": info.model_uri, "version": version, "name": registered_name}
 
 
+#: Profile-sheet columns a scoring request must carry; every other column is optional.
+REQUIRED_PROFILE_COLUMNS = ("patient_id", "cancer_type", "drug", "line_number")
+
+
+def profile_signature(example: pd.DataFrame) -> Any:
+    """Model signature of the profile frame: required id/treatment columns, the rest optional.
+
+    Built from the schema (column names and dtypes), so a sheet without expression, or with
+    only some genes, passes MLflow's input enforcement.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, DataType, Schema
+
+    specs = []
+    for column in example.columns:
+        numeric = pd.api.types.is_numeric_dtype(example[column])
+        specs.append(
+            ColSpec(
+                DataType.double if numeric else DataType.string,
+                str(column),
+                required=column in REQUIRED_PROFILE_COLUMNS,
+            )
+        )
+    return ModelSignature(inputs=Schema(specs))
+
+
 # --------------------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------------------
 
 
 def promote(
-    version: str | int, alias: str = "champion", name: str = DEFAULT_MODEL_NAME,
+    version: str | int,
+    alias: str = "champion",
+    name: str = DEFAULT_MODEL_NAME,
     uri: str | None = None,
 ) -> None:
     """Point ``alias`` (default ``champion``) at a registered version."""
@@ -314,8 +356,7 @@ def promote(
         raise ModelLoadError(
             f"model {name!r} has no version {version}. {_registry_listing(client)}"
         ) from err
-    with_retry(lambda: client.set_registered_model_alias(name, alias, str(version)),
-               what="promote")
+    with_retry(lambda: client.set_registered_model_alias(name, alias, str(version)), what="promote")
 
 
 def list_versions(
@@ -368,8 +409,10 @@ def _registry_listing(client: MlflowClient) -> str:
     parts = []
     for model in models:
         aliases = ", ".join(f"@{a}" for a in sorted(model.aliases)) or "no aliases"
-        latest = max((int(v.version) for v in client.search_model_versions(
-            f"name = '{model.name}'")), default=0)
+        latest = max(
+            (int(v.version) for v in client.search_model_versions(f"name = '{model.name}'")),
+            default=0,
+        )
         parts.append(f"{model.name} (versions 1..{latest}; {aliases})")
     return "Registered models: " + "; ".join(parts) + "."
 

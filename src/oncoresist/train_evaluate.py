@@ -114,13 +114,7 @@ def evaluate_and_log(
     oracle_risk = None
     settings = test_profiles["setting"].astype(str).to_numpy()
     if data.ground_truth is not None:
-        test_outcomes = (
-            data.outcomes.set_index(data.profiles["treatment_id"])
-            .loc[test_profiles["treatment_id"]]
-            .reset_index(drop=True)
-        )
-        test_outcomes.insert(0, "treatment_id", test_profiles["treatment_id"].to_numpy())
-        oracle = oracle_metrics(data.ground_truth, test_profiles["treatment_id"], test_outcomes)
+        oracle = oracle_metrics(data.ground_truth, test_profiles["treatment_id"], data.outcomes)
         metrics.update(oracle)
         metrics["cindex_oracle_ratio"] = (
             metrics["test_cindex_harrell"] / oracle["oracle_cindex_harrell"]

@@ -1,0 +1,328 @@
+"""The `oncoresist score` job: input file or folder → scores file + errors file + accounting.
+
+Profile sheets in CSV or Parquet are streamed in chunks (memory stays flat as the input
+grows); XLSX/TSV sheets and canonical or cBioPortal folders are loaded whole. Outputs are
+written to a temporary file in the destination folder and renamed at the end, so an
+interrupted run leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oncoresist.exceptions import OncoresistError, Problem
+from oncoresist.scoring import ScoreResult, problems_frame, score_cohort, score_profiles
+
+DEFAULT_MODEL = "models:/oncoresist@champion"
+EXPORTED_CHAMPION = Path("models/oncoresist-champion")
+FORMATS = ("csv", "parquet", "xlsx")
+#: Spreadsheets run a cell starting with one of these as a formula (CSV/XLSX injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class OutputExistsError(OncoresistError, FileExistsError):
+    """The output exists and ``--overwrite`` was not given (a usage error)."""
+
+
+@dataclass
+class ScoreJob:
+    """What a scoring run produced."""
+
+    out: Path
+    errors: Path | None
+    n_read: int
+    n_scored: int
+    n_rejected: int
+    model: str
+    notes: list[str] = field(default_factory=list)
+
+    def accounting(self) -> str:
+        """``read N = scored S + rejected R``."""
+        return f"read {self.n_read} = scored {self.n_scored} + rejected {self.n_rejected}"
+
+    @property
+    def exit_code(self) -> int:
+        """0 all scored, 3 partial, 1 nothing scored."""
+        if self.n_scored == 0:
+            return 1
+        return 3 if self.n_rejected else 0
+
+
+def output_format(out: Path, fmt: str | None) -> str:
+    """The output format: explicit, else from the extension, else CSV."""
+    if fmt:
+        if fmt not in FORMATS:
+            raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
+        return fmt
+    suffix = out.suffix.lower().lstrip(".")
+    return suffix if suffix in FORMATS else "csv"
+
+
+def resolve_bundle(reference: str, tracking_uri: str | None = None) -> tuple[Any, str]:
+    """Load a bundle; the default registry alias falls back to the exported champion folder."""
+    from oncoresist.exceptions import ModelLoadError
+    from oncoresist.tracking import load_bundle
+
+    try:
+        return load_bundle(reference, uri=tracking_uri), reference
+    except ModelLoadError:
+        if reference == DEFAULT_MODEL and EXPORTED_CHAMPION.exists():
+            return load_bundle(str(EXPORTED_CHAMPION)), str(EXPORTED_CHAMPION)
+        raise
+
+
+def for_people(frame: pd.DataFrame) -> pd.DataFrame:
+    """Round numbers for reading and neutralise spreadsheet formulas (CSV/XLSX only)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_float_dtype(values):
+            digits = 1 if "months" in column else (2 if column == "ood_score" else 3)
+            frame[column] = values.round(digits)
+        elif pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+            frame[column] = values.map(_neutralise)
+    return frame
+
+
+def _neutralise(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+@contextmanager
+def _atomic_path(path: Path) -> Iterator[Path]:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class _ChunkWriter:
+    """Appends scored chunks to one temporary output file (CSV, Parquet or XLSX)."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path, self.fmt = path, fmt
+        self._parquet: Any = None
+        self._schema: Any = None
+        self._xlsx: list[pd.DataFrame] = []
+        self._wrote_header = False
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.fmt == "csv":
+            for_people(frame).to_csv(
+                self.path,
+                mode="a" if self._wrote_header else "w",
+                header=not self._wrote_header,
+                index=False,
+            )
+            self._wrote_header = True
+        elif self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(_stable_types(frame), preserve_index=False)
+            if self._parquet is None:
+                self._schema = table.schema
+                self._parquet = pq.ParquetWriter(self.path, self._schema)
+            self._parquet.write_table(table.cast(self._schema))
+        else:
+            self._xlsx.append(frame)
+
+    def close(self, empty_columns: list[str]) -> None:
+        if self.fmt == "csv" and not self._wrote_header:
+            pd.DataFrame(columns=empty_columns).to_csv(self.path, index=False)
+        elif self.fmt == "parquet":
+            if self._parquet is None:
+                pd.DataFrame(columns=empty_columns).to_parquet(self.path, index=False)
+            else:
+                self._parquet.close()
+        elif self.fmt == "xlsx":
+            frames = self._xlsx or [pd.DataFrame(columns=empty_columns)]
+            for_people(pd.concat(frames, ignore_index=True)).to_excel(
+                self.path, index=False, engine="openpyxl"
+            )
+
+
+def _stable_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """Same Arrow types in every chunk: text as string, numbers as float64, flags as bool."""
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values):
+            continue
+        if pd.api.types.is_numeric_dtype(values):
+            frame[column] = values.astype("float64")
+        else:
+            frame[column] = values.astype("string")
+    return frame
+
+
+def score_file(
+    input_path: str | Path,
+    out: str | Path,
+    *,
+    model: str = DEFAULT_MODEL,
+    errors: str | Path | None = None,
+    drug: str | None = None,
+    fmt: str | None = None,
+    top_drivers: int = 3,
+    overwrite: bool = False,
+    chunk_size: int = 5000,
+    tracking_uri: str | None = None,
+    expression_profile: str | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> ScoreJob:
+    """Score an input (profile sheet, canonical folder or cBioPortal study) into ``out``.
+
+    Rejected rows (row number, column, value, reason) go to ``errors`` (default: next to
+    ``out`` as ``<name>.errors.csv``), written only when something was rejected.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` or ``errors`` exists and ``overwrite`` is false.
+    InputDataError
+        The input as a whole is unusable (missing required column, empty file...).
+    ModelLoadError
+        The model reference does not resolve.
+    """
+    from oncoresist.io import detect_input_form
+
+    input_path, out = Path(input_path), Path(out)
+    fmt = output_format(out, fmt)
+    errors_path = Path(errors) if errors else out.with_name(out.stem + ".errors.csv")
+    for target in (out, errors_path):
+        if target.exists() and not overwrite:
+            raise OutputExistsError(f"{target} exists; pass --overwrite to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bundle, model_used = resolve_bundle(model, tracking_uri)
+    form = detect_input_form(input_path)
+    rejected: list[Problem] = []
+    notes: list[str] = []
+    n_read = n_scored = 0
+    columns: list[str] = ["patient_id", "treatment_id"]
+    with _atomic_path(out) as tmp:
+        writer = _ChunkWriter(tmp, fmt)
+        for result in _results(
+            bundle, input_path, form, drug, top_drivers, chunk_size, expression_profile
+        ):
+            if len(result.scores):
+                writer.write(result.scores)
+                columns = list(result.scores.columns)
+            n_read += result.n_read
+            n_scored += result.n_scored
+            rejected += result.rejected
+            notes += [n for n in result.notes if n not in notes]
+            if progress is not None:
+                progress(n_read, None)
+        writer.close(columns)
+    errors_written = None
+    n_rejected = len({(p.source, p.row) for p in rejected})
+    if rejected:
+        with _atomic_path(errors_path) as tmp:
+            for_people(problems_frame(rejected)).to_csv(tmp, index=False)
+        errors_written = errors_path
+    if n_scored + n_rejected != n_read:
+        raise RuntimeError(
+            f"row accounting failed (read {n_read}, scored {n_scored}, "
+            f"rejected {n_rejected}); please report this bug"
+        )
+    return ScoreJob(out, errors_written, n_read, n_scored, n_rejected, model_used, notes)
+
+
+def _results(
+    bundle: Any,
+    path: Path,
+    form: str,
+    drug: str | None,
+    top_drivers: int,
+    chunk_size: int,
+    expression_profile: str | None,
+) -> Iterator[ScoreResult]:
+    from oncoresist.io import iter_profile_chunks, read_cohort, read_table
+
+    scored_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    if form == "profiles":
+        seen: dict[str, int] = {}
+        if path.suffix.lower() in {".csv", ".parquet"}:
+            chunks: Iterator[pd.DataFrame] = iter_profile_chunks(path, chunk_size)
+        else:
+            chunks = iter([read_table(path)])
+        any_rows = False
+        for chunk in chunks:
+            any_rows = any_rows or len(chunk) > 0
+            yield score_profiles(
+                bundle,
+                chunk,
+                source=path.name,
+                drug=drug,
+                top_drivers=top_drivers,
+                seen_treatments=seen,
+                scored_at=scored_at,
+            )
+        if not any_rows:
+            from oncoresist.exceptions import InputDataError
+
+            raise InputDataError(
+                f"{path.name} has a header but no rows",
+                [
+                    Problem(
+                        path.name,
+                        None,
+                        None,
+                        "",
+                        "no data rows",
+                        "add one row per patient-treatment",
+                    )
+                ],
+            )
+        return
+    cohort = read_cohort(path, expression_profile=expression_profile)
+    if len(cohort.treatments) == 0:
+        cohort = _planned_treatments(cohort, drug, path)
+    scores, problems = score_cohort(
+        bundle, cohort, source=path.name, top_drivers=top_drivers, scored_at=scored_at
+    )
+    yield ScoreResult(scores, problems, n_read=len(cohort.treatments), notes=cohort.notes)
+
+
+def _planned_treatments(cohort: Any, drug: str | None, path: Path) -> Any:
+    """One planned treatment per patient when the input has no treatment table (``--drug``)."""
+    from oncoresist.exceptions import InputDataError
+
+    if not drug:
+        raise InputDataError(
+            f"{path} has no treatments",
+            [
+                Problem(
+                    path.name,
+                    None,
+                    "drug",
+                    "",
+                    "the input names no therapy",
+                    "pass the planned therapy for every patient with --drug NAME",
+                )
+            ],
+        )
+    patients = cohort.patients["patient_id"].astype(str)
+    treatments = pd.DataFrame(
+        {
+            "patient_id": patients.to_numpy(),
+            "treatment_id": (patients + "-planned").to_numpy(),
+            "drug": drug,
+            "line_number": np.ones(len(patients)),
+        }
+    )
+    return cohort.with_tables(treatments=treatments)
