@@ -60,6 +60,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[obje
     target = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
+    # mkstemp creates 0600 files; give the result the permissions any new file would get.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(fd, 0o666 & ~umask)
     try:
         if "b" in mode:
             handle = os.fdopen(fd, mode)

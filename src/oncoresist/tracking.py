@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import re
 import tempfile
 import time
 import warnings
@@ -215,28 +216,54 @@ def active_run_id() -> str | None:
 # --------------------------------------------------------------------------------------
 
 
-_TYPE_HINT_NAG = r".*[Tt]ype hint.*"
+_TYPE_HINT_NAG = re.compile(r"type hint", re.IGNORECASE)
 
 
-class ResistanceBundleModel(mlflow.pyfunc.PythonModel):
-    """MLflow pyfunc wrapper around a saved :class:`ResistanceBundle`.
+@contextmanager
+def _without_type_hint_nag() -> Iterator[None]:
+    """Drop MLflow's warnings about ``predict`` type hints (whatever the hints are).
 
-    ``predict`` takes a profile frame (the clinicians' sheet columns) and returns the same
-    scored frame as ``oncoresist score``.
+    MLflow installs its own ``once`` filter around that warning, so a warning filter cannot
+    silence it; the display hook can. Other warnings pass through unchanged. Our input schema
+    is the explicit signature logged with the model.
     """
+    shown = warnings.showwarning
 
-    # No type hints on the MLflow hooks: MLflow would try (and fail) to derive a schema from
-    # them; the signature logged with the model describes the input instead.
-    def load_context(self, context):
-        """Load the bundle from the model's artifacts."""
-        self.bundle = ResistanceBundle.load(context.artifacts[BUNDLE_ARTIFACT])
+    def show(message, category, filename, lineno, file=None, line=None):
+        if _TYPE_HINT_NAG.search(str(message)):
+            return
+        shown(message, category, filename, lineno, file, line)
 
-    def predict(self, context, model_input, params=None):
-        """Score a profile frame with the library's scoring function."""
-        from oncoresist.scoring import score_profiles
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
-        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        return score_profiles(self.bundle, frame, **(params or {})).scores
+
+with _without_type_hint_nag():
+
+    class ResistanceBundleModel(mlflow.pyfunc.PythonModel):
+        """MLflow pyfunc wrapper around a saved :class:`ResistanceBundle`.
+
+        ``predict`` takes a profile frame (the clinicians' sheet columns) and returns the same
+        scored frame as ``oncoresist score``.
+        """
+
+        # No type hints on the MLflow hooks: MLflow would try (and fail) to derive a schema from
+        # them; the signature logged with the model describes the input instead.
+        def load_context(self, context):
+            """Load the bundle from the model's artifacts."""
+            self.bundle = ResistanceBundle.load(context.artifacts[BUNDLE_ARTIFACT])
+
+        def predict(self, context, model_input, params=None):
+            """Score a profile frame with the library's scoring function."""
+            from oncoresist.scoring import score_profiles
+
+            frame = (
+                model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+            )
+            return score_profiles(self.bundle, frame, **(params or {})).scores
 
 
 def pip_requirements() -> list[str]:
@@ -282,9 +309,7 @@ def log_bundle(
     import oncoresist
 
     package_dir = Path(oncoresist.__file__).resolve().parent
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        # The input schema is the explicit signature below, not predict()'s type hints.
-        warnings.filterwarnings("ignore", message=_TYPE_HINT_NAG, category=UserWarning)
+    with tempfile.TemporaryDirectory() as tmp, _without_type_hint_nag():
         folder = bundle.save(Path(tmp) / "bundle")
         signature = profile_signature(input_example) if input_example is not None else None
         info = with_retry(
@@ -448,14 +473,43 @@ def load_bundle(reference: str, uri: str | None = None) -> ResistanceBundle:
         raise ModelLoadError(
             f"cannot resolve model {reference!r}: {err.message}. {_registry_listing(client)}"
         ) from err
-    return _bundle_from_folder(Path(local))
+    bundle = _bundle_from_folder(Path(local))
+    bundle.metadata.update(_registry_identity(reference, client))
+    return bundle
+
+
+def _registry_identity(reference: str, client: MlflowClient) -> dict[str, str]:
+    """Name and version behind ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``.
+
+    The bundle is saved before the registry gives it a version, so the version is read back
+    from the registry when the bundle is loaded.
+    """
+    if not reference.startswith("models:/"):
+        return {}
+    path = reference.removeprefix("models:/")
+    try:
+        if "@" in path:
+            name, alias = path.split("@", 1)
+            version = client.get_model_version_by_alias(name, alias).version
+        else:
+            name, version = path.split("/", 1)
+    except (MlflowException, ValueError):
+        return {}
+    return {"model_name": name, "model_version": str(version)}
 
 
 def _bundle_from_folder(folder: Path) -> ResistanceBundle:
     candidates = [folder, folder / "artifacts" / BUNDLE_ARTIFACT, folder / BUNDLE_ARTIFACT]
     for candidate in candidates:
         if (candidate / "bundle.joblib").exists() or (candidate / "bundle.json").exists():
-            return ResistanceBundle.load(candidate)
+            bundle = ResistanceBundle.load(candidate)
+            export = folder / "EXPORT.json"
+            if export.exists():
+                identity = json.loads(export.read_text())
+                bundle.metadata.update(
+                    {k: identity[k] for k in ("model_name", "model_version") if k in identity}
+                )
+            return bundle
     raise ModelLoadError(
         f"{folder} holds no oncoresist bundle (looked for bundle.joblib in "
         f"{', '.join(str(c) for c in candidates)})"
@@ -481,7 +535,11 @@ def export_bundle(reference: str, destination: str | Path, uri: str | None = Non
     staging = destination.with_name(destination.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(local, staging)
-    meta = {"exported_from": reference, "exported_at": pd.Timestamp.now(tz="UTC").isoformat()}
+    meta = {
+        "exported_from": reference,
+        "exported_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        **_registry_identity(reference, MlflowClient()),
+    }
     (staging / "EXPORT.json").write_text(json.dumps(meta, indent=2))
     shutil.rmtree(destination, ignore_errors=True)
     staging.replace(destination)
