@@ -1,15 +1,20 @@
 """SHAP explanations: per model, per patient, in words a reviewer reads.
 
 Attributions are exact tree SHAP values (the path-dependent algorithm) computed by XGBoost's
-own ``pred_contribs``: they equal ``shap.TreeExplainer(booster)`` exactly (tested) and are
-faster for batch work. Additivity holds: attributions + base value = the model's margin.
+own ``pred_contribs``: they equal ``shap.TreeExplainer(booster)`` with its default
+(path-dependent) algorithm (tested) and are faster for batch work. Additivity holds:
+attributions + base value = the model's margin.
 
 * Mechanism model: one attribution set per class, in **log-odds of the uncalibrated booster**
-  (softmax margin). Calibration (temperature scaling) rescales all margins by one factor and
-  does not change the ranking of drivers.
-* Time-to-resistance model (AFT): attributions in **log-time**; a contribution ``c``
-  multiplies the expected time by ``exp(c)`` ("shortens expected time to resistance by 22%").
-  With a Cox objective they are in log-hazard.
+  (the softmax margin returned by ``MechanismClassifier.predict_margin``). Calibration
+  (temperature scaling) divides all margins by one factor and does not change the ranking.
+* Time-to-resistance model (AFT): attributions in **log-time** (``predict_margin`` of
+  ``TimeToResistanceModel``); a contribution ``c`` multiplies the expected time by
+  ``exp(c)`` ("shortens expected time to resistance by 22%"). With a Cox objective they are
+  in log-hazard.
+
+Features derived from one source (``mut:TP53``, ``alt:TP53 p.R273H``, ``expr:TP53``) can be
+grouped (``group=True``): their contributions add up, exactly, because SHAP is additive.
 """
 
 from __future__ import annotations
@@ -23,6 +28,17 @@ import pandas as pd
 from oncoresist.contract import MECHANISMS
 
 SURVIVAL_MODEL = "time_to_resistance"
+DRIVER_COLUMNS = (
+    "patient_id",
+    "treatment_id",
+    "model",
+    "rank",
+    "feature",
+    "label",
+    "value",
+    "contribution",
+    "sentence",
+)
 
 
 def _dmatrix(model: Any, features: pd.DataFrame) -> Any:
@@ -38,23 +54,39 @@ def _dmatrix(model: Any, features: pd.DataFrame) -> Any:
 def mechanism_contributions(model: Any, features: pd.DataFrame) -> np.ndarray:
     """SHAP values of the mechanism booster, shape (n, n_classes, n_features + 1).
 
-    The last slot of each class is the base value (bias). Summed over the last axis they give
-    the booster's raw margin (log-odds before softmax and calibration).
+    In log-odds of the uncalibrated booster. The last slot of each class is the base value
+    (bias). Summed over the last axis they give ``model.predict_margin(features)``.
     """
     booster = model.booster_
     contribs = booster.predict(_dmatrix(model, features), pred_contribs=True, strict_shape=True)
-    return np.asarray(contribs, dtype=np.float64)
+    return _full_width(np.asarray(contribs, dtype=np.float64), model, features)
+
+
+def _full_width(contribs: np.ndarray, model: Any, features: pd.DataFrame) -> np.ndarray:
+    """Place a model's attributions in the columns of ``features`` (zeros where unused).
+
+    A model may be trained on a subset of the built features (e.g. the mechanism model
+    without gene-level expression); attributions of both models then share one layout.
+    """
+    used = list(getattr(model, "feature_names_in_", features.columns))
+    if used == list(features.columns):
+        return contribs
+    position = {name: j for j, name in enumerate(features.columns)}
+    full = np.zeros((*contribs.shape[:-1], features.shape[1] + 1), dtype=np.float64)
+    full[..., [position[name] for name in used]] = contribs[..., :-1]
+    full[..., -1] = contribs[..., -1]
+    return full
 
 
 def survival_contributions(model: Any, features: pd.DataFrame) -> np.ndarray:
     """SHAP values of the survival booster, shape (n, n_features + 1), last column = base.
 
-    AFT: log-time; Cox: log-hazard.
+    AFT: log-time; Cox: log-hazard. Rows sum to ``model.predict_margin(features)``.
     """
     booster = model.booster_
     contribs = booster.predict(_dmatrix(model, features), pred_contribs=True, strict_shape=True)
     contribs = np.asarray(contribs, dtype=np.float64)
-    return contribs.reshape(contribs.shape[0], -1)
+    return _full_width(contribs.reshape(contribs.shape[0], -1), model, features)
 
 
 def survival_scale(model: Any) -> str:
@@ -63,10 +95,12 @@ def survival_scale(model: Any) -> str:
 
 
 def shap_cross_check(booster: Any, features: pd.DataFrame) -> np.ndarray:
-    """SHAP values from ``shap.TreeExplainer`` (path-dependent), for cross-checking.
+    """SHAP values from ``shap.TreeExplainer`` (default path-dependent), for cross-checking.
 
     Returns (n, n_features) for a single-output model or (n, n_classes, n_features) for a
-    multi-class one — the layout of :func:`mechanism_contributions` without the base value.
+    multi-class one: the layout of :func:`mechanism_contributions` without the base value.
+    Never use the interventional explainer (background data) on the multi-class model: in
+    shap 0.51 it applies class 0's intercept to every class.
     """
     import shap
 
@@ -85,7 +119,12 @@ def shap_cross_check(booster: Any, features: pd.DataFrame) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Driver:
-    """One feature's contribution to one prediction, in words."""
+    """One feature's (or one feature group's) contribution to one prediction, in words.
+
+    ``contribution`` is on the model's scale: log-odds of the class (mechanism) or log-time
+    (AFT survival). For a group, ``feature`` is the group name, ``value`` the value of its
+    largest member and ``contribution`` the sum over its members.
+    """
 
     model: str  # "mechanism:<class>" or "time_to_resistance"
     rank: int
@@ -98,6 +137,29 @@ class Driver:
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (one tidy row)."""
         return asdict(self)
+
+
+class Reader:
+    """Reads feature values for people, with the builder's feature specs looked up once.
+
+    ``FeatureBuilder.describe_value`` rebuilds its name → spec map on every call; over
+    thousands of rows that dominated the cost of explaining, so the map is built here once.
+    """
+
+    def __init__(self, builder: Any) -> None:
+        self.builder = builder
+        specs = getattr(builder, "feature_specs_", None)
+        self._specs = {s.name: s for s in specs} if specs is not None else {}
+        self._mode = "raw" if getattr(builder, "expression", "zscore") == "raw" else "zscore"
+
+    def __call__(self, feature: str, value: float) -> str:
+        """Human reading of one feature value ("MET amplification", "line 2")."""
+        spec = self._specs.get(feature)
+        if spec is not None:
+            from oncoresist.features_names import describe as describe_spec
+
+            return describe_spec(spec, float(value), expression=self._mode)
+        return describe(self.builder, feature, value)
 
 
 def describe(builder: Any, feature: str, value: float) -> str:
@@ -114,19 +176,49 @@ def describe(builder: Any, feature: str, value: float) -> str:
 
 
 def sentence_for(label: str, contribution: float, model: str, scale: str = "log-time") -> str:
-    """The driver's effect in the model's own scale, as a sentence."""
+    """The driver's effect in the model's own scale, as a sentence.
+
+    Mechanism: "MET amplification raises the log-odds of bypass by 0.91" (log-odds of the
+    uncalibrated booster). AFT survival: "TP53 mutated shortens expected time to resistance
+    by 22%" (``exp(c) - 1`` of the log-time contribution). Cox: change of the hazard.
+    """
     if model.startswith("mechanism:"):
         mechanism = model.split(":", 1)[1]
         verb = "raises" if contribution >= 0 else "lowers"
         return f"{label} {verb} the log-odds of {mechanism} by {abs(contribution):.2f}"
-    change = np.expm1(abs(contribution)) * 100
     if scale == "log-hazard":
         verb = "raises" if contribution >= 0 else "lowers"
+        change = abs(np.expm1(contribution)) * 100
         return f"{label} {verb} the hazard of resistance by {change:.0f}%"
     factor = np.expm1(contribution) * 100
     if contribution < 0:
         return f"{label} shortens expected time to resistance by {abs(factor):.0f}%"
     return f"{label} lengthens expected time to resistance by {factor:.0f}%"
+
+
+def group_matrix(
+    feature_names: list[str], groups: dict[str, str] | None
+) -> tuple[list[str], np.ndarray]:
+    """Group names (first-seen order) and the (n_features, n_groups) 0/1 membership matrix.
+
+    A feature absent from ``groups`` is its own group. ``contributions @ matrix`` gives the
+    summed contribution of each group (exact, since SHAP values add up).
+    """
+    groups = groups or {}
+    names = [groups.get(f, f) for f in feature_names]
+    order = list(dict.fromkeys(names))
+    column = {g: j for j, g in enumerate(order)}
+    matrix = np.zeros((len(feature_names), len(order)))
+    matrix[np.arange(len(feature_names)), [column[g] for g in names]] = 1.0
+    return order, matrix
+
+
+def _group_label(read: Reader, members: list[tuple[str, float, float]]) -> str:
+    """Readings of a group's two largest members, e.g. "TP53 mutated + TP53 p.R273H present"."""
+    ranked = sorted(members, key=lambda m: -abs(m[2]))
+    shown = [read(name, value) for name, value, c in ranked[:2] if c != 0 or len(ranked) == 1]
+    text = " + ".join(shown or [read(ranked[0][0], ranked[0][1])])
+    return text + (" + …" if sum(1 for m in ranked if m[2] != 0) > 2 else "")
 
 
 def top_drivers(
@@ -138,36 +230,84 @@ def top_drivers(
     k: int = 3,
     scale: str = "log-time",
     allowed: np.ndarray | None = None,
+    group: bool = False,
+    reader: Reader | None = None,
 ) -> list[Driver]:
     """The ``k`` largest contributions (by absolute value) of one row, with sentences.
 
     Parameters
     ----------
     contributions : ndarray of shape (n_features,)
-        One row's SHAP values (base value excluded).
+        One row's SHAP values (base value excluded), on the model's scale: log-odds of the
+        uncalibrated booster (mechanism) or log-time (AFT survival).
     values : ndarray of shape (n_features,)
         The row's feature values.
+    feature_names : list of str
+    builder : FeatureBuilder
+        Reads values for people; its ``feature_groups_`` define groups.
+    model : str
+        ``"mechanism:<class>"`` or :data:`SURVIVAL_MODEL`.
+    k : int
+    scale : {"log-time", "log-hazard"}
+        Scale of the survival contributions.
     allowed : boolean ndarray, optional
         Restrict the ranking to these features (e.g. genomic and expression only).
+    group : bool
+        Sum the contributions of features from one source (``builder.feature_groups_``) and
+        rank groups.
+
+    Returns
+    -------
+    list of Driver
+        At most ``k``, largest |contribution| first; zero contributions are never drivers.
     """
-    magnitude = np.abs(contributions).astype(float)
-    if allowed is not None:
-        magnitude = np.where(allowed, magnitude, -1.0)
+    reader = reader or Reader(builder)
+    contributions = np.asarray(contributions, dtype=float)
+    values = np.asarray(values, dtype=float)
+    keep = np.ones(len(feature_names), bool) if allowed is None else np.asarray(allowed, bool)
+    if group:
+        names, matrix = group_matrix(feature_names, getattr(builder, "feature_groups_", None))
+        matrix = matrix * keep[:, None]
+        summed = contributions @ matrix
+        order = np.argsort(-np.abs(summed), kind="stable")[:k]
+        drivers = []
+        for j in order:
+            if summed[j] == 0:
+                break
+            members = np.flatnonzero(matrix[:, j])
+            parts = [(feature_names[i], values[i], contributions[i]) for i in members]
+            top = max(parts, key=lambda m: abs(m[2]))
+            label = _group_label(reader, parts)
+            c = float(summed[j])
+            drivers.append(
+                Driver(
+                    model,
+                    len(drivers) + 1,
+                    names[j],
+                    label,
+                    float(top[1]),
+                    c,
+                    sentence_for(label, c, model, scale),
+                )
+            )
+        return drivers
+    magnitude = np.where(keep, np.abs(contributions), -1.0)
     order = np.argsort(-magnitude, kind="stable")[:k]
     drivers = []
-    for rank, j in enumerate(order, start=1):
+    for j in order:
         if magnitude[j] <= 0:
             break
-        label = describe(builder, feature_names[j], float(values[j]))
+        label = reader(feature_names[j], float(values[j]))
+        c = float(contributions[j])
         drivers.append(
             Driver(
                 model,
-                rank,
+                len(drivers) + 1,
                 feature_names[j],
                 label,
                 float(values[j]),
-                float(contributions[j]),
-                sentence_for(label, float(contributions[j]), model, scale),
+                c,
+                sentence_for(label, c, model, scale),
             )
         )
     return drivers
@@ -175,7 +315,11 @@ def top_drivers(
 
 @dataclass
 class Explanation:
-    """SHAP values of both models for a feature matrix."""
+    """SHAP values of both models for a feature matrix.
+
+    ``mechanism`` is (n, K, p + 1) in log-odds of the uncalibrated booster; ``survival`` is
+    (n, p + 1) in ``survival_scale`` (log-time for AFT). The last slot is the base value.
+    """
 
     features: pd.DataFrame
     mechanism: np.ndarray  # (n, K, p + 1)
@@ -186,6 +330,12 @@ class Explanation:
     def feature_names(self) -> list[str]:
         """Feature names, in attribution order."""
         return list(self.features.columns)
+
+    def contributions(self, model: str) -> np.ndarray:
+        """(n, p) contributions of ``"mechanism:<class>"`` or :data:`SURVIVAL_MODEL`."""
+        if model == SURVIVAL_MODEL:
+            return self.survival[:, :-1]
+        return self.mechanism[:, MECHANISMS.index(model.split(":", 1)[1]), :-1]
 
 
 def explain_features(bundle: Any, features: pd.DataFrame) -> Explanation:
@@ -198,80 +348,108 @@ def explain_features(bundle: Any, features: pd.DataFrame) -> Explanation:
     )
 
 
+def _row_drivers(
+    bundle: Any,
+    explanation: Explanation,
+    model: str,
+    mechanisms: list[str] | None,
+    k: int,
+    group: bool,
+) -> list[list[Driver]]:
+    """Per row, the top-``k`` drivers of ``"mechanism"`` (each row's class) or survival."""
+    names = explanation.feature_names
+    values = explanation.features.to_numpy(dtype=np.float64)
+    builder = bundle.feature_builder
+    reader = Reader(builder)
+    out = []
+    for i in range(len(values)):
+        if model == "mechanism":
+            if mechanisms is None:
+                raise ValueError("mechanism drivers need each row's mechanism")
+            name = f"mechanism:{mechanisms[i]}"
+            contribs = explanation.mechanism[i, MECHANISMS.index(mechanisms[i]), :-1]
+            scale = "log-odds"
+        else:
+            name, contribs, scale = SURVIVAL_MODEL, explanation.survival[i, :-1], None
+        out.append(
+            top_drivers(
+                contribs,
+                values[i],
+                names,
+                builder,
+                name,
+                k,
+                scale=scale or explanation.survival_scale,
+                group=group,
+                reader=reader,
+            )
+        )
+    return out
+
+
+def predicted_mechanisms(bundle: Any, features: pd.DataFrame) -> list[str]:
+    """The most probable mechanism of each row (calibrated probabilities)."""
+    proba = bundle.mechanism_model.predict_proba(features)
+    return list(np.asarray(MECHANISMS)[np.argmax(proba, axis=1)])
+
+
 def drivers_table(
     bundle: Any,
     explanation: Explanation,
     ids: pd.DataFrame,
     k: int = 3,
     mechanisms: list[str] | None = None,
+    group: bool = False,
 ) -> pd.DataFrame:
     """Tidy top-``k`` drivers per row and model.
 
-    Columns: patient_id, treatment_id, model, rank, feature, label, value, contribution,
-    sentence. The mechanism drivers are for each row's ``mechanisms`` entry (default: the
-    predicted mechanism).
+    Columns: :data:`DRIVER_COLUMNS` (patient_id, treatment_id, model, rank, feature, label,
+    value, contribution, sentence). The mechanism drivers are for each row's ``mechanisms``
+    entry (default: the predicted mechanism), in log-odds; the time drivers in log-time
+    (AFT). ``group=True`` sums features from one source (see :func:`top_drivers`).
+    """
+    if mechanisms is None:
+        mechanisms = predicted_mechanisms(bundle, explanation.features)
+    per_model = [
+        _row_drivers(bundle, explanation, "mechanism", mechanisms, k, group),
+        _row_drivers(bundle, explanation, SURVIVAL_MODEL, None, k, group),
+    ]
+    patients = ids["patient_id"].to_numpy(dtype=object)
+    treatments = ids["treatment_id"].to_numpy(dtype=object)
+    rows = [
+        {"patient_id": patients[i], "treatment_id": treatments[i], **driver.as_dict()}
+        for i in range(len(patients))
+        for found in (per_model[0][i], per_model[1][i])
+        for driver in found
+    ]
+    return pd.DataFrame(rows, columns=list(DRIVER_COLUMNS))
+
+
+def global_importance(
+    explanation: Explanation, group: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Mean |SHAP| per feature, per mechanism class and for the survival model.
+
+    With ``group`` (a builder's ``feature_groups_``) contributions are first summed per
+    source within each row, then averaged in absolute value.
     """
     names = explanation.feature_names
-    values = explanation.features.to_numpy(dtype=np.float64)
-    if mechanisms is None:
-        proba = bundle.mechanism_model.predict_proba(explanation.features)
-        mechanisms = list(np.asarray(MECHANISMS)[np.argmax(proba, axis=1)])
-    rows = []
-    builder = bundle.feature_builder
-    for i in range(len(values)):
-        k_class = MECHANISMS.index(mechanisms[i])
-        found = top_drivers(
-            explanation.mechanism[i, k_class, :-1],
-            values[i],
-            names,
-            builder,
-            f"mechanism:{mechanisms[i]}",
-            k,
-        )
-        found += top_drivers(
-            explanation.survival[i, :-1],
-            values[i],
-            names,
-            builder,
-            SURVIVAL_MODEL,
-            k,
-            scale=explanation.survival_scale,
-        )
-        for driver in found:
-            rows.append(
-                {
-                    "patient_id": ids["patient_id"].iloc[i],
-                    "treatment_id": ids["treatment_id"].iloc[i],
-                    **driver.as_dict(),
-                }
-            )
-    columns = [
-        "patient_id",
-        "treatment_id",
-        "model",
-        "rank",
-        "feature",
-        "label",
-        "value",
-        "contribution",
-        "sentence",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    labels, matrix = group_matrix(names, group) if group is not None else (names, None)
+    table = pd.DataFrame({"feature": labels})
 
+    def mean_abs(values: np.ndarray) -> np.ndarray:
+        summed = values if matrix is None else values @ matrix
+        return np.abs(summed).mean(axis=0)
 
-def global_importance(explanation: Explanation) -> pd.DataFrame:
-    """Mean |SHAP| per feature, per mechanism class and for the survival model."""
-    names = explanation.feature_names
-    table = pd.DataFrame({"feature": names})
     for k, mechanism in enumerate(MECHANISMS):
-        table[f"mechanism:{mechanism}"] = np.abs(explanation.mechanism[:, k, :-1]).mean(axis=0)
+        table[f"mechanism:{mechanism}"] = mean_abs(explanation.mechanism[:, k, :-1])
     table["mechanism:all"] = table[[f"mechanism:{m}" for m in MECHANISMS]].sum(axis=1)
-    table[SURVIVAL_MODEL] = np.abs(explanation.survival[:, :-1]).mean(axis=0)
+    table[SURVIVAL_MODEL] = mean_abs(explanation.survival[:, :-1])
     return table.sort_values("mechanism:all", ascending=False).reset_index(drop=True)
 
 
 def driver_text(driver: Driver, scale: str = "log-time") -> str:
-    """Compact driver text for a scores file: ``"MET amplification (+0.91)"``.
+    """Compact driver text for a scores file: ``"MET amplification (+0.91 log-odds)"``.
 
     Mechanism contributions are log-odds; time contributions are shown as the percentage
     change of expected time to resistance (AFT) or of the hazard (Cox).
@@ -289,37 +467,12 @@ def top_drivers_text(
     model: str,
     mechanisms: list[str] | None,
     k: int,
+    group: bool = False,
 ) -> list[str]:
     """Per row, the top-``k`` drivers of one model joined with ``"; "``.
 
     ``model`` is ``"mechanism"`` (drivers of each row's ``mechanisms`` entry) or
     :data:`SURVIVAL_MODEL`.
     """
-    names = explanation.feature_names
-    values = explanation.features.to_numpy(dtype=np.float64)
-    builder = bundle.feature_builder
-    texts = []
-    for i in range(len(values)):
-        if model == "mechanism":
-            assert mechanisms is not None
-            k_class = MECHANISMS.index(mechanisms[i])
-            found = top_drivers(
-                explanation.mechanism[i, k_class, :-1],
-                values[i],
-                names,
-                builder,
-                f"mechanism:{mechanisms[i]}",
-                k,
-            )
-        else:
-            found = top_drivers(
-                explanation.survival[i, :-1],
-                values[i],
-                names,
-                builder,
-                SURVIVAL_MODEL,
-                k,
-                scale=explanation.survival_scale,
-            )
-        texts.append("; ".join(driver_text(d, explanation.survival_scale) for d in found))
-    return texts
+    found = _row_drivers(bundle, explanation, model, mechanisms, k, group)
+    return ["; ".join(driver_text(d, explanation.survival_scale) for d in row) for row in found]
