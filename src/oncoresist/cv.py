@@ -51,7 +51,7 @@ def make_mechanism_model(config: TrainingConfig, **overrides: Any) -> Any:
     """A fresh MechanismClassifier with config values (and grid overrides)."""
     from oncoresist.mechanism import MechanismClassifier
 
-    params = config.mechanism.model_dump(exclude={"grid"})
+    params = config.mechanism.model_dump(exclude={"grid", "exclude_feature_kinds"})
     params.update(overrides)
     return MechanismClassifier(**params, random_state=config.seed, n_jobs=config.n_jobs)
 
@@ -63,6 +63,13 @@ def make_survival_model(config: TrainingConfig, **overrides: Any) -> Any:
     params = config.survival.model_dump(exclude={"grid"})
     params.update(overrides)
     return TimeToResistanceModel(**params, random_state=config.seed, n_jobs=config.n_jobs)
+
+
+def mechanism_columns(builder: Any, config: TrainingConfig) -> list[str]:
+    """Features the mechanism model sees: all built features but the excluded kinds."""
+    excluded = set(config.mechanism.exclude_feature_kinds)
+    kinds = builder.feature_kinds_
+    return [name for name in builder.get_feature_names_out() if kinds[name] not in excluded]
 
 
 def grid_candidates(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
@@ -121,11 +128,14 @@ def cross_validate(
         out_fit, out_valid = outcomes.iloc[fit_idx], outcomes.iloc[valid_idx]
         labelled_fit = out_fit["mechanism"].notna().to_numpy()
         labelled_valid = out_valid["mechanism"].notna().to_numpy()
+        mech_cols = mechanism_columns(builder, config)
         for candidate in mech_grid:
             # Candidates are compared uncalibrated: calibration is refitted (and checked on
             # inner folds) once, for the chosen candidate, in the final fit.
             model = make_mechanism_model(config, **{**candidate, "calibration": "none"})
-            model.fit(x_fit[labelled_fit], out_fit["mechanism"][labelled_fit].to_numpy())
+            model.fit(
+                x_fit.loc[labelled_fit, mech_cols], out_fit["mechanism"][labelled_fit].to_numpy()
+            )
             proba = model.predict_proba(x_valid[labelled_valid])
             scores = mechanism_metrics(out_valid["mechanism"][labelled_valid].to_numpy(), proba)
             mech_rows.append({"fold": fold, "params": _key(candidate), **scores})
