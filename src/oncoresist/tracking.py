@@ -332,6 +332,8 @@ def log_bundle(
             lambda: client.set_registered_model_alias(registered_name, alias, str(version)),
             what="set alias",
         )
+    # Registry versions are strings everywhere else (aliases, model URIs, scored rows).
+    version = None if version is None else str(version)
     return {"model_uri": info.model_uri, "version": version, "name": registered_name}
 
 

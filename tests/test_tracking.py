@@ -1,0 +1,204 @@
+"""MLflow store resolution, registry aliases, export and loading by every kind of reference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from oncoresist import tracking
+from oncoresist.exceptions import ModelLoadError
+
+# --------------------------------------------------------------------------------------
+# Store resolution (no MLflow run needed)
+# --------------------------------------------------------------------------------------
+
+
+def test_default_store_is_an_absolute_sqlite_uri_under_cwd(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    uri = tracking.resolve_tracking_uri()
+    assert uri == f"sqlite:///{tmp_path.resolve()}/mlruns/mlflow.db"
+    assert uri.startswith("sqlite:////")  # four slashes: an absolute path
+    assert (tmp_path / "mlruns").is_dir()
+    assert tracking.artifact_root_for(uri) == (tmp_path / "mlruns" / "artifacts").resolve().as_uri()
+
+
+def test_relative_sqlite_uri_is_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    uri = tracking.resolve_tracking_uri("sqlite:///store/mlflow.db")
+    assert uri == f"sqlite:///{tmp_path.resolve()}/store/mlflow.db"
+    # The same answer from another directory: it was resolved once, against the cwd then.
+    assert Path(uri.removeprefix("sqlite:///")).is_absolute()
+
+
+def test_environment_variable_is_honoured_and_explicit_uri_wins(tmp_path, monkeypatch):
+    env_uri = f"sqlite:///{tmp_path}/env.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env_uri)
+    assert tracking.resolve_tracking_uri() == env_uri
+    explicit = f"sqlite:///{tmp_path}/explicit.db"
+    assert tracking.resolve_tracking_uri(explicit) == explicit
+    # A server URI passes through untouched and has no local artifact root.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    assert tracking.resolve_tracking_uri() == "http://mlflow.example:5000"
+    assert tracking.artifact_root_for("http://mlflow.example:5000") is None
+
+
+def test_flatten_nested_params():
+    assert tracking.flatten({"a": {"b": 1, "c": {"d": 2}}, "e": 3}) == {
+        "a.b": 1,
+        "a.c.d": 2,
+        "e": 3,
+    }
+
+
+def test_with_retry_retries_locks_only():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("(sqlite3.OperationalError) database is locked")
+        return "ok"
+
+    assert tracking.with_retry(flaky, attempts=5) == "ok"
+    assert len(calls) == 3
+
+    def broken():
+        calls.append(1)
+        raise ValueError("not a lock")
+
+    calls.clear()
+    with pytest.raises(ValueError, match="not a lock"):
+        tracking.with_retry(broken, attempts=5)
+    assert len(calls) == 1
+
+
+# --------------------------------------------------------------------------------------
+# A trained model in a throw-away store
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_experiment_artifacts_live_under_the_store(tiny_trained_model):
+    from mlflow.tracking import MlflowClient
+
+    tracking.configure(tiny_trained_model.uri)
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(tiny_trained_model.config.tracking.experiment)
+    store = Path(tiny_trained_model.uri.removeprefix("sqlite:///")).parent
+    assert experiment.artifact_location == (store / "artifacts").resolve().as_uri()
+    run = client.get_run(tiny_trained_model.result.run_id)
+    assert run.info.artifact_uri.startswith((store / "artifacts").resolve().as_uri())
+    assert any((store / "artifacts").rglob("km_by_risk_group.png"))
+
+
+@pytest.mark.slow
+def test_registered_with_alias_candidate_and_listed(tiny_trained_model):
+    versions = tracking.list_versions(uri=tiny_trained_model.uri)
+    first = versions.set_index("version").loc[1]
+    assert "candidate" in first["aliases"].split(",")
+    assert first["run_id"] == tiny_trained_model.result.run_id
+    assert first["test_cindex_harrell"] == pytest.approx(
+        tiny_trained_model.result.metrics["test_cindex_harrell"]
+    )
+    assert 0 <= first["test_mechanism_macro_f1"] <= 1
+
+
+@pytest.mark.slow
+def test_promote_moves_champion(tiny_trained_model):
+    uri = tiny_trained_model.uri
+    tracking.promote(1, alias="champion", uri=uri)
+    aliases = tracking.list_versions(uri=uri).set_index("version").loc[1, "aliases"].split(",")
+    assert {"candidate", "champion"} <= set(aliases)
+    with pytest.raises(ModelLoadError, match=r"no version 99.*Registered models: oncoresist"):
+        tracking.promote(99, uri=uri)
+
+
+@pytest.mark.slow
+def test_list_versions_of_an_unknown_model_is_empty(tiny_trained_model):
+    assert tracking.list_versions("no-such-model", uri=tiny_trained_model.uri).empty
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reference", ["models:/oncoresist@candidate", "models:/oncoresist/1"])
+def test_load_bundle_by_alias_and_version(tiny_trained_model, reference):
+    bundle = tracking.load_bundle(reference, uri=tiny_trained_model.uri)
+    assert bundle.metadata["model_name"] == "oncoresist"
+    assert bundle.metadata["model_version"] == "1"
+    assert bundle.metadata["run_id"] == tiny_trained_model.result.run_id
+    assert bundle.feature_names == tiny_trained_model.result.bundle.feature_names
+
+
+@pytest.mark.slow
+def test_load_bundle_by_run_uri(tiny_trained_model):
+    run_id = tiny_trained_model.result.run_id
+    bundle = tracking.load_bundle(f"runs:/{run_id}/model", uri=tiny_trained_model.uri)
+    assert bundle.metadata["run_id"] == run_id
+
+
+@pytest.mark.slow
+def test_export_then_load_from_the_folder_offline(tiny_trained_model, tmp_path, monkeypatch):
+    dest = tracking.export_bundle(
+        "models:/oncoresist@candidate", tmp_path / "models" / "champion", uri=tiny_trained_model.uri
+    )
+    assert (dest / "MLmodel").exists()
+    export = json.loads((dest / "EXPORT.json").read_text())
+    assert export["exported_from"] == "models:/oncoresist@candidate"
+    assert export["model_version"] == "1"
+    assert not (tmp_path / "models" / "champion.tmp").exists()
+    # Offline: no store reachable, the folder alone is enough.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    bundle = tracking.load_bundle(str(dest))
+    assert bundle.metadata["model_version"] == "1"
+    assert bundle.metadata["model_name"] == "oncoresist"
+    # Exporting again replaces the folder atomically.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    again = tracking.export_bundle("models:/oncoresist/1", dest, uri=tiny_trained_model.uri)
+    assert json.loads((again / "EXPORT.json").read_text())["exported_from"].endswith("/1")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("reference", "reason"),
+    [
+        ("models:/oncoresist@nope", "alias nope"),
+        ("models:/oncoresist/99", "version=99"),
+        ("models:/nothere@champion", "nothere"),
+    ],
+)
+def test_missing_reference_lists_registered_models(tiny_trained_model, reference, reason):
+    pattern = (
+        rf"cannot resolve model .*{reason}.*"
+        r"Registered models: oncoresist \(versions 1\.\.\d+; .*@candidate"
+    )
+    with pytest.raises(ModelLoadError, match=pattern):
+        tracking.load_bundle(reference, uri=tiny_trained_model.uri)
+
+
+@pytest.mark.slow
+def test_export_of_missing_reference_lists_registered_models(tiny_trained_model, tmp_path):
+    with pytest.raises(ModelLoadError, match=r"cannot export.*Registered models: oncoresist"):
+        tracking.export_bundle(
+            "models:/oncoresist@nope", tmp_path / "out", uri=tiny_trained_model.uri
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_reference_that_is_neither_folder_nor_uri(tmp_path):
+    with pytest.raises(ModelLoadError, match=r"neither an existing folder nor an MLflow URI"):
+        tracking.load_bundle(str(tmp_path / "no-such-folder"))
+
+
+def test_folder_without_a_bundle(tmp_path):
+    with pytest.raises(ModelLoadError, match=r"holds no oncoresist bundle"):
+        tracking.load_bundle(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_empty_registry_says_train_first(tmp_path):
+    uri = f"sqlite:///{tmp_path}/empty.db"
+    with pytest.raises(ModelLoadError, match=r"registry is empty: train a model first"):
+        tracking.load_bundle("models:/oncoresist@champion", uri=uri)
