@@ -7,7 +7,7 @@ OUT    := data/processed
 export OMP_WAIT_POLICY ?= PASSIVE
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev run test lint format bench clean
+.PHONY: help install dev run test lint format bench clean validate
 
 ## Show this help
 help:
@@ -49,6 +49,10 @@ format: $(VENV)/.dev-installed
 ## Run the benchmark scripts (print tables; not part of the tests)
 bench: $(VENV)/.dev-installed
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## Regenerate docs/validation.md on real public data (not part of make test)
+validate: $(VENV)/.installed
+	$(BIN)/oncoresist benchmark survival
 
 ## Remove generated data, models, reports and the local MLflow store (keeps .venv)
 clean:

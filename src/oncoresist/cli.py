@@ -477,6 +477,77 @@ def run(
         )
 
 
+# --------------------------------------------------------------------------------------
+# benchmark / datasets (issue 7): validation on real public data
+# --------------------------------------------------------------------------------------
+
+benchmark_app = typer.Typer(
+    help="Validate the engines on real public data; regenerates docs/validation.md.",
+    no_args_is_help=True,
+)
+app.add_typer(benchmark_app, name="benchmark")
+
+
+@benchmark_app.command("survival")
+def benchmark_survival_command(
+    dataset: Annotated[
+        list[str] | None, typer.Option(help="gbsg2 and/or breast_cancer (default: both).")
+    ] = None,
+    model: Annotated[
+        list[str] | None, typer.Option(help="Models to run (default: all six).")
+    ] = None,
+    folds: Annotated[int, typer.Option(min=2, max=10, help="CV folds.")] = 5,
+    repeats: Annotated[int, typer.Option(min=0, help="CV repeats (0 skips CV).")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the CV folds.")] = 0,
+    n_jobs: Annotated[int, typer.Option(min=1, help="Threads for the forest.")] = 2,
+    docs: Annotated[
+        Path | None, typer.Option(help="Generated page whose survival section is rewritten.")
+    ] = Path("docs/validation.md"),
+    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = "validation",
+    no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Do not log runs.")] = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Time-to-resistance engine vs Cox, RSF, boosting and Kaplan–Meier on real cohorts.
+
+    Reproduces the scikit-survival guides' published protocols on GBSG2 and breast_cancer,
+    then repeated stratified CV; prints the tables, writes them to the docs page and logs one
+    MLflow run per dataset × model.
+    """
+    from oncoresist.validation_models import DATASETS, MODELS
+    from oncoresist.validation_report import METRIC_LABELS
+    from oncoresist.validation_survival import benchmark_survival
+
+    with _domain_errors():
+        result = benchmark_survival(
+            datasets=tuple(dataset or DATASETS),
+            models=tuple(model or MODELS),
+            n_splits=folds,
+            n_repeats=repeats,
+            seed=seed,
+            n_jobs=n_jobs,
+            docs_path=docs,
+            experiment=None if no_mlflow else experiment,
+            tracking_uri=tracking_uri,
+            report=lambda message: err.print(message, style="dim"),
+        )
+    for protocol, frame in result.protocols.groupby("protocol", sort=False):
+        table = frame.pivot_table(index="model", columns="metric", values="value", sort=False)
+        table = table.rename(columns=METRIC_LABELS).reset_index()
+        out.print(_frame_table(table, title=f"Published protocol: {protocol}", floatfmt="{:.4f}"))
+    if len(result.verdicts):
+        out.print(
+            _frame_table(
+                result.verdicts, title="Against the best published number", floatfmt="{:.4f}"
+            )
+        )
+    if len(result.cv_summary):
+        out.print(_frame_table(result.cv_summary, title=f"Repeated CV ({repeats} × {folds}-fold)"))
+    if docs is not None:
+        out.print(f"Wrote the survival section of {docs}")
+    if result.run_ids:
+        out.print(f"{len(result.run_ids)} MLflow runs in experiment '{experiment}'")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
