@@ -230,6 +230,19 @@ def train(
             report=report,
         )
 
+        # --- Uncertainty (issue 9): conformal sets, calibrated intervals, OOD detector, fitted
+        # on the calibration split the models never saw; measured on the test split.
+        from oncoresist.uncertainty import uncertainty_stage
+
+        with timer.stage("uncertainty"):
+            extras, uncertainty = uncertainty_stage(
+                config, data, rows, builder, mech, surv, x_train
+            )
+        tracking.log_metrics(uncertainty.metrics)
+        for name, table in uncertainty.tables.items():
+            tracking.log_frame(table, f"uncertainty/{name}.csv")
+        # --- end uncertainty
+
         bundle = ResistanceBundle(
             feature_builder=builder,
             mechanism_model=mech,
@@ -249,7 +262,9 @@ def train(
                 "training_drugs": sorted(pd.unique(train_p["drug"].astype(str))),
                 "training_settings": sorted(pd.unique(train_p["setting"].astype(str))),
                 "training_cancer_types": sorted(pd.unique(train_p["cancer_type"].astype(str))),
+                "uncertainty": uncertainty.card,
             },
+            extras=extras,
         )
         with timer.stage("logging"):
             registered = None
