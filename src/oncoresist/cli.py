@@ -389,6 +389,98 @@ def _rows_progress(quiet: bool) -> tuple[Any, Any]:
 
 
 # --------------------------------------------------------------------------------------
+# explain / report (issue 5)
+# --------------------------------------------------------------------------------------
+
+
+@app.command()
+def explain(
+    input_path: Annotated[
+        Path, typer.Option("--input", help="Profile sheet, canonical folder or cBioPortal study.")
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="Drivers file (.csv, .parquet, .xlsx).")],
+    model: Annotated[
+        str, typer.Option(help="models:/oncoresist@champion, models:/NAME/VERSION or a folder.")
+    ] = "models:/oncoresist@champion",
+    top_k: Annotated[int, typer.Option(min=1, max=50, help="Drivers per row and model.")] = 3,
+    group: Annotated[
+        bool, typer.Option(help="Sum features from one source (e.g. a gene) into one driver.")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Write the top SHAP drivers per row and model as tidy rows.
+
+    Columns: patient_id, treatment_id, model, rank, feature, label, value, contribution
+    (log-odds for the predicted mechanism, log-time for time to resistance), sentence.
+    """
+    from oncoresist.explain_job import explain_file
+    from oncoresist.score_job import OutputExistsError
+
+    err.print(RESEARCH_USE_NOTICE, style="dim")
+    try:
+        with _domain_errors():
+            job = explain_file(
+                input_path,
+                out_path,
+                model=model,
+                top_k=top_k,
+                group=group,
+                overwrite=overwrite,
+                tracking_uri=tracking_uri,
+            )
+    except OutputExistsError as error:
+        err.print(f"[bold red]Error:[/] {error}")
+        raise typer.Exit(EXIT_USAGE) from None
+    for problem in job.rejected[:20]:
+        err.print(f"rejected: {problem}")
+    out.print(
+        f"{job.n_drivers} drivers for {job.n_explained} rows written to {job.out} "
+        f"(read {job.n_read}, rejected {job.n_rejected}; model {job.model})"
+    )
+    raise typer.Exit(job.exit_code)
+
+
+@app.command()
+def report(
+    input_path: Annotated[
+        Path, typer.Option("--input", help="Profile sheet, canonical folder or cBioPortal study.")
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="HTML report to write.")],
+    model: Annotated[
+        str, typer.Option(help="models:/oncoresist@champion, models:/NAME/VERSION or a folder.")
+    ] = "models:/oncoresist@champion",
+    patients: Annotated[
+        str | None, typer.Option(help="Comma-separated patient ids (default: the first 20 rows).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing report.")] = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Write one self-contained HTML review report (model card, cohort, one section per patient)."""
+    from oncoresist.explain_job import report_file
+    from oncoresist.score_job import OutputExistsError
+
+    err.print(RESEARCH_USE_NOTICE, style="dim")
+    chosen = [p for p in patients.split(",") if p.strip()] if patients else None
+    try:
+        with _domain_errors():
+            job = report_file(
+                input_path,
+                out_path,
+                model=model,
+                patients=chosen,
+                overwrite=overwrite,
+                tracking_uri=tracking_uri,
+            )
+    except OutputExistsError as error:
+        err.print(f"[bold red]Error:[/] {error}")
+        raise typer.Exit(EXIT_USAGE) from None
+    for note in job.notes:
+        err.print(f"note: {note}")
+    out.print(f"Report for {job.n_patients} patient(s) written to {job.out} (model {job.model})")
+
+
+# --------------------------------------------------------------------------------------
 # models
 # --------------------------------------------------------------------------------------
 

@@ -339,12 +339,17 @@ class Explanation:
 
 
 def explain_features(bundle: Any, features: pd.DataFrame) -> Explanation:
-    """SHAP values of both models of a bundle for an already-built feature matrix."""
+    """SHAP values of both models of a bundle for an already-built feature matrix.
+
+    Both attribution arrays are laid out over ``features.columns`` (plus the base value),
+    whatever subset of columns each model was trained on.
+    """
+    mech, surv = bundle.mechanism_model, bundle.survival_model
     return Explanation(
         features=features,
-        mechanism=mechanism_contributions(bundle.mechanism_model, features),
-        survival=survival_contributions(bundle.survival_model, features),
-        survival_scale=survival_scale(bundle.survival_model),
+        mechanism=mechanism_contributions(mech, features),
+        survival=survival_contributions(surv, features),
+        survival_scale=survival_scale(surv),
     )
 
 
