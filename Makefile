@@ -7,7 +7,7 @@ OUT    := data/processed
 export OMP_WAIT_POLICY ?= PASSIVE
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev run test lint format bench clean validate
+.PHONY: help install dev run test lint format bench clean report validate
 
 ## Show this help
 help:
@@ -45,6 +45,10 @@ test: $(VENV)/.dev-installed
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## Review report of the demo profiles with the exported champion (after `make run`)
+report: $(VENV)/.installed
+	$(BIN)/oncoresist report --model models/oncoresist-champion --input data/demo/profiles.csv --out reports/demo.html --overwrite
 
 ## Run the benchmark scripts (print tables; not part of the tests)
 bench: $(VENV)/.dev-installed
