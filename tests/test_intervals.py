@@ -60,7 +60,7 @@ def test_recalibrated_interval_covers_true_times_under_censoring():
         calibrator.lower_level_,
         calibrator.upper_level_,
     )
-    assert abs(estimate - 0.8) <= 0.03
+    assert abs(estimate["ipcw"] - 0.8) <= 0.03 and abs(estimate["km"] - 0.8) <= 0.03
 
 
 def test_open_upper_bound_when_follow_up_never_reaches_the_upper_level():

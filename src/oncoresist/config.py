@@ -107,6 +107,8 @@ class UncertaintyConfig(_Strict):
     """Conformal mechanism sets, calibrated time intervals and the OOD flag (uncertainty.py)."""
 
     mechanism_coverage: float = Field(0.9, gt=0, lt=1)
+    #: Out-of-fold training labels join the calibration split's (0 = calibration split only).
+    cross_conformal_folds: int = Field(5, ge=0, le=20)
     min_group_size: int = Field(50, ge=1)
     interval_coverage: float = Field(0.8, gt=0, lt=1)
     ood_quantile: float = Field(0.99, gt=0, lt=1)

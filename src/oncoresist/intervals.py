@@ -4,18 +4,25 @@ Method (censoring-aware quantile recalibration)
 -----------------------------------------------
 The survival model gives each patient a distribution ``F_i`` of months to resistance. If it were
 calibrated, the probability integral transform ``U_i = F_i(T_i)`` would be uniform, and
-``[F_i^-1(0.1), F_i^-1(0.9)]`` an 80% interval. On the calibration split (never fitted on) we
+``[F_i^-1(0.1), F_i^-1(0.9)]`` an 80% interval. On rows the model never fitted on (the
+calibration split, plus out-of-fold training rows when ``cross_conformal_folds >= 2``) we
 estimate the distribution of ``U`` and read off the levels ``a``, ``b`` with ``P(U <= a) =
 (1 - coverage) / 2`` and ``P(U <= b) = (1 + coverage) / 2``; the interval of a new patient is
 ``[F_i^-1(a), F_i^-1(b)]`` (quantile recalibration, Kuleshov, Fenner & Ermon 2018, ICML).
-Censoring: a patient censored at ``C_i`` has ``U_i > F_i(C_i)``, i.e. ``U`` is right-censored at
-``F_i(C_i)`` (F_i is increasing), so the distribution of ``U`` is estimated with Kaplan–Meier
-on ``(F_i(min(T_i, C_i)), event_i)``, as D-calibration does for censored rows (Haider et al.
-2020, JMLR 21(85)) and as the Kaplan–Meier step of conformalised survival distributions does
-(Qi, Yu & Greiner 2024, ICML, "Conformalized survival distributions"). Assumption: censoring is
-independent of the time given the features (the simulator's censoring is administrative plus
-random loss to follow-up). The guarantee is marginal and asymptotic (a Kaplan–Meier quantile,
-not an exact conformal rank).
+Censoring: ``P(U <= u)`` is estimated with inverse-probability-of-censoring weights,
+``sum over events of 1{U_i <= u} / G(T_i-)`` divided by ``n``, with ``G`` the Kaplan–Meier
+survival of the censoring times (Robins & Rotnitzky 1992; the weighting of conformalised
+survival analysis, Candès, Lei & Ren 2023, JRSS-B 85:24). Unlike a Kaplan–Meier curve of the
+censored PIT values, this levels off below 1 when some patients never progress (a cured
+fraction), so the upper level moves up to cover them where follow-up allows. When the follow-up
+is too short for the weighted estimate to reach a level at all (the 90th percentile of many
+patients' times lies beyond the longest follow-up: ALK and HR+ breast settings), that level is
+read from the Kaplan–Meier curve of the censored PIT values instead (as D-calibration treats
+censored rows, Haider et al. 2020, JMLR 21(85)), which extrapolates with the model's own
+distribution shape; the card records it (``upper_level_beyond_follow_up``). Assumption:
+censoring independent of the time and features (the simulator's is administrative plus random
+loss to follow-up). The guarantee is marginal and asymptotic (an estimated quantile, not an
+exact conformal rank).
 
 Open upper bound: when the Kaplan–Meier curve of ``U`` never reaches ``(1 + coverage) / 2``
 (many patients still resistance-free at the end of follow-up, e.g. a cured fraction), ``b = 1``
@@ -79,6 +86,34 @@ def km_cdf_at(x: np.ndarray, cdf: np.ndarray, v: float, strict: bool = False) ->
     return float(cdf[k - 1]) if k > 0 else 0.0
 
 
+def censoring_weights(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Inverse-probability-of-censoring weights ``1 / G(t_i-)`` for events (0 for censored).
+
+    ``G`` is the Kaplan–Meier estimate of the censoring time's survival (Robins & Rotnitzky
+    1992), floored at 0.05 so a few late events cannot dominate.
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event, dtype=bool)
+    x, cdf = km_cdf(time, ~event)
+    k = np.searchsorted(x, time[event], side="left")  # censoring strictly before t
+    before = np.where(k > 0, cdf[np.maximum(k - 1, 0)], 0.0)
+    weights = np.zeros(len(time))
+    weights[event] = 1.0 / np.maximum(1.0 - before, 0.05)
+    return weights
+
+
+def ipcw_cdf(pit: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """IPCW estimate of ``P(U <= u)``: weighted share of events with PIT at most ``u``.
+
+    Divided by the number of rows (not the weights' sum), so it levels off below 1 when some
+    patients never become resistant within the follow-up (a cured fraction).
+    """
+    events = weights > 0
+    order = np.argsort(pit[events], kind="stable")
+    values = pit[events][order]
+    return values, np.cumsum(weights[events][order]) / len(pit)
+
+
 class TimeIntervalCalibrator:
     """Per-patient time-to-resistance interval with censoring-aware recalibrated levels.
 
@@ -92,6 +127,9 @@ class TimeIntervalCalibrator:
     lower_level_, upper_level_ : float
         Recalibrated quantile levels ``a`` and ``b`` of the model's distribution; ``b = 1``
         means an open upper bound.
+    extrapolated_ : list of bool
+        Per level, whether the follow-up was too short for the IPCW estimate to reach it
+        (then read from the Kaplan-Meier curve of the PIT values).
     n_calibration_, n_events_ : int
     """
 
@@ -110,12 +148,25 @@ class TimeIntervalCalibrator:
                 "no observed progression in the calibration split: time intervals cannot be "
                 "calibrated (raise split.calibration_size or use a cohort with events)"
             )
-        u = pit_values(model, X, time)
-        x, cdf = km_cdf(u, event)
+        return self.fit_pit(pit_values(model, X, time), time, event)
+
+    def fit_pit(self, u: np.ndarray, time: np.ndarray, event: np.ndarray) -> TimeIntervalCalibrator:
+        """Recalibrate from PIT values ``F_i(t_i)`` already computed (e.g. out of fold)."""
+        time = np.asarray(time, dtype=float)
+        event = np.asarray(event, dtype=bool)
+        u = np.asarray(u, dtype=float)
+        x, cdf = ipcw_cdf(u, censoring_weights(time, event))
+        km_x, km = km_cdf(u, event)
         tail = (1.0 - self.coverage) / 2.0
-        self.lower_level_ = km_level(x, cdf, tail)
-        self.upper_level_ = km_level(x, cdf, 1.0 - tail)
-        self.n_calibration_ = len(u)
+        levels, self.extrapolated_ = [], []
+        for p in (tail, 1.0 - tail):
+            # IPCW where the follow-up identifies the level; beyond it, the Kaplan-Meier curve
+            # of the PIT values, which extrapolates with the model's own distribution shape.
+            reached = cdf.size > 0 and cdf[-1] >= p - 1e-12
+            levels.append(km_level(x, cdf, p) if reached else km_level(km_x, km, p))
+            self.extrapolated_.append(not reached)
+        self.lower_level_, self.upper_level_ = levels
+        self.n_calibration_ = len(time)
         self.n_events_ = int(event.sum())
         return self
 
@@ -144,12 +195,14 @@ class TimeIntervalCalibrator:
     def summary(self) -> dict[str, object]:
         """Model-card entry."""
         return {
-            "method": "quantile recalibration of the survival model on the calibration split, "
-            "Kaplan-Meier on censored PIT values (Kuleshov 2018; Haider 2020; Qi 2024)",
+            "method": "quantile recalibration of the survival model's PIT values, "
+            "inverse-probability-of-censoring weighted (Kuleshov 2018; Robins 1992; "
+            "Candes 2023)",
             "coverage": float(self.coverage),
             "lower_level": float(self.lower_level_),
             "upper_level": float(self.upper_level_),
             "open_upper_bound": bool(self.upper_level_ >= 1.0),
+            "upper_level_beyond_follow_up": bool(self.extrapolated_[1]),
             "n_calibration": int(self.n_calibration_),
             "n_events": int(self.n_events_),
         }
@@ -179,15 +232,28 @@ def coverage_against_truth(
 
 def coverage_censoring_aware(
     model: object, X: pd.DataFrame, time: np.ndarray, event: np.ndarray, lower: float, upper: float
-) -> float:
-    """Kaplan–Meier estimate of P(lo <= T <= hi) on observed (censored) data.
+) -> dict[str, float]:
+    """Censoring-aware estimates of P(lo <= T <= hi) on observed (censored) data.
 
-    ``[lo, hi] = [F_i^-1(a), F_i^-1(b)]``, so the event is ``a <= U <= b`` for the censored PIT
-    ``U``; its probability is read from the Kaplan–Meier curve of ``U``.
+    ``[lo, hi] = [F_i^-1(a), F_i^-1(b)]``, so the event is ``a <= U <= b`` for the PIT ``U``.
+
+    Returns
+    -------
+    dict
+        ``ipcw``: inverse-probability-of-censoring weighted estimate; it sees only events within
+        the follow-up, so it is a lower bound when intervals reach beyond it. ``km``: from the
+        Kaplan–Meier curve of the censored PIT values (extrapolates with the model's shape).
+        An open upper bound (``upper >= 1``) covers every time above ``lo``.
     """
-    x, cdf = km_cdf(pit_values(model, X, time), event)
-    top = 1.0 if upper >= 1.0 else km_cdf_at(x, cdf, upper)
-    return float(top - km_cdf_at(x, cdf, lower, strict=True))
+    u = pit_values(model, X, time)
+    out = {}
+    for name, (x, cdf) in (
+        ("ipcw", ipcw_cdf(u, censoring_weights(time, event))),
+        ("km", km_cdf(u, event)),
+    ):
+        top = 1.0 if upper >= 1.0 else km_cdf_at(x, cdf, upper)
+        out[name] = float(top - km_cdf_at(x, cdf, lower, strict=True))
+    return out
 
 
 def d_calibration(pit: np.ndarray, event: np.ndarray, bins: int = 10) -> dict[str, float]:
