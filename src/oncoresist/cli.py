@@ -273,6 +273,196 @@ def train(
     )
 
 
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Option(help="Labelled cohort (any input form with outcomes).")],
+    model: Annotated[
+        str,
+        typer.Option(
+            help="models:/oncoresist@champion (default), models:/oncoresist/VERSION, "
+            "runs:/RUN_ID/model, or an exported folder."
+        ),
+    ] = "models:/oncoresist@champion",
+    experiment: Annotated[
+        str | None, typer.Option(help="MLflow experiment (default: the model's).")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default: ./mlruns as absolute sqlite).")
+    ] = None,
+    bootstrap: Annotated[
+        int | None,
+        typer.Option(min=0, help="Bootstrap resamples for 95% CIs (default: the model's config)."),
+    ] = None,
+) -> None:
+    """Score a labelled cohort with a trained model and log an evaluation run.
+
+    Logs the training run's metrics under `eval_` names (plus oracle ratios on simulated
+    data) and the same plots, tagged `evaluated_model`.
+    """
+    from oncoresist.evaluate_job import evaluate_model
+
+    with _domain_errors():
+        job = evaluate_model(
+            model,
+            data,
+            experiment=experiment,
+            tracking_uri=tracking_uri,
+            bootstrap_resamples=bootstrap,
+        )
+    import pandas as pd
+
+    for note in job.notes:
+        err.print(f"[yellow]note:[/] {note}")
+    out.print(
+        _frame_table(
+            job.comparison,
+            title=f"{job.model} on {data} ({job.n_treatments} treatments, "
+            f"{job.n_labelled} with a mechanism label)",
+        )
+    )
+    ratios = {k: v for k, v in job.metrics.items() if "oracle" in k}
+    if ratios:
+        out.print(
+            _frame_table(
+                pd.DataFrame({"metric": list(ratios), "value": list(ratios.values())}),
+                title="Against the oracle (simulated truth)",
+            )
+        )
+    out.print(f"MLflow evaluation run {job.run_id} (model version {job.model_version or '?'})")
+
+
+# --------------------------------------------------------------------------------------
+# score
+# --------------------------------------------------------------------------------------
+
+
+@app.command()
+def score(
+    input_path: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            help="Profile sheet (CSV/TSV/Parquet/XLSX), canonical folder or cBioPortal study.",
+        ),
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="Scores file (.csv, .parquet, .xlsx).")],
+    model: Annotated[
+        str,
+        typer.Option(
+            help="models:/oncoresist@champion (default), "
+            "models:/oncoresist/VERSION, or an exported folder."
+        ),
+    ] = ("models:/oncoresist@champion"),
+    errors: Annotated[
+        Path | None,
+        typer.Option(help="Rejected rows file (default: <out>.errors.csv, written when needed)."),
+    ] = None,
+    drug: Annotated[
+        str | None, typer.Option(help="Planned therapy for rows (or inputs) that name none.")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv | parquet | xlsx (default: from --out).")
+    ] = None,
+    top_drivers: Annotated[
+        int, typer.Option(min=0, max=20, help="Drivers listed per model and row.")
+    ] = 3,
+    chunk_size: Annotated[
+        int, typer.Option(min=1, help="Rows per chunk when streaming CSV/Parquet sheets.")
+    ] = 5000,
+    expression_profile: Annotated[
+        str | None, typer.Option(help="cBioPortal expression profile to use.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    engine: Annotated[
+        str,
+        typer.Option(help="local | dask (--out becomes a partitioned Parquet dataset folder)."),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler tcp://HOST:8786 (default: a local cluster)."),
+    ] = None,
+) -> None:
+    """Score patient profiles: mechanism probabilities, time to resistance, drivers.
+
+    Probabilities are P(mechanism | resistance occurs). Every input row gets a scored row or
+    a line in the errors file (row number, column, value, reason); the run ends with
+    `read N = scored S + rejected R`. CSV and Parquet profile sheets are streamed in chunks;
+    XLSX/TSV sheets and folders are loaded whole. Outputs are written atomically.
+
+    Exit codes: 0 all rows scored, 3 some rows rejected, 1 nothing scored, 2 usage error.
+    """
+    from oncoresist.score_job import OutputExistsError, score_file
+
+    err.print(RESEARCH_USE_NOTICE, style="dim")
+    if fmt is not None and fmt not in {"csv", "parquet", "xlsx"}:
+        err.print("--format must be csv, parquet or xlsx")
+        raise typer.Exit(EXIT_USAGE)
+    if engine not in {"local", "dask"} or (engine == "dask" and fmt not in {None, "parquet"}):
+        err.print("--engine must be local or dask; --engine dask writes Parquet only")
+        raise typer.Exit(EXIT_USAGE)
+    if engine == "dask":  # same scoring per partition; docs/scale-out.md
+        from functools import partial
+
+        from oncoresist.dask_scoring import score_file_dask
+
+        score_file = partial(score_file_dask, scheduler=scheduler)  # type: ignore[assignment]
+    progress_cm, report = _rows_progress(quiet)
+    try:
+        with _domain_errors(), progress_cm:
+            job = score_file(
+                input_path,
+                out_path,
+                model=model,
+                errors=errors,
+                drug=drug,
+                fmt=fmt,
+                top_drivers=top_drivers,
+                overwrite=overwrite,
+                chunk_size=chunk_size,
+                tracking_uri=tracking_uri,
+                expression_profile=expression_profile,
+                progress=report,
+            )
+    except OutputExistsError as error:
+        err.print(f"[bold red]Error:[/] {error}")
+        raise typer.Exit(EXIT_USAGE) from None
+    for note in job.notes:
+        err.print(f"note: {note}")
+    if job.errors is not None:
+        err.print(f"Rejected rows written to {job.errors}")
+    err.print(f"Model: {job.model}. Scores written to {job.out}")
+    out.print(job.accounting())
+    raise typer.Exit(job.exit_code)
+
+
+def _rows_progress(quiet: bool) -> tuple[Any, Any]:
+    """A rich progress display of rows scored and rows/s (stderr), or nothing when quiet."""
+    from contextlib import nullcontext
+
+    if quiet:
+        return nullcontext(), None
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("scored rows: {task.completed:,.0f}"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = progress.add_task("score", total=None, rate="")
+
+    def report(rows: int, _total: int | None) -> None:
+        elapsed = progress.tasks[0].elapsed or 0.0
+        rate = f"{rows / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+        progress.update(task, completed=rows, rate=rate)
+
+    return progress, report
+
+
 # --------------------------------------------------------------------------------------
 # score
 # --------------------------------------------------------------------------------------

@@ -56,14 +56,30 @@ def evaluate_mechanism(
     metrics = mechanism_metrics(y_true, proba)
     ci = {}
     if n_boot:
+        y_arr, p_arr = np.asarray(y_true), np.asarray(proba)
+        # Every metric's bootstrap uses the same seed, hence the same resamples: compute all
+        # metrics once per resample (5x fewer metric calls, identical intervals).
+        scores = _per_resample(lambda i: mechanism_metrics(y_arr[i], p_arr[i]))
+        rows = np.arange(len(y_arr))
         for metric in ("macro_f1", "balanced_accuracy", "auroc", "log_loss", "ece"):
-
-            def fn(y, p, _m=metric):
-                return mechanism_metrics(y, p)[_m]
-
-            _, low, high = bootstrap_ci(fn, y_true, proba, n_resamples=n_boot, seed=seed)
+            _, low, high = bootstrap_ci(
+                lambda i, _m=metric: scores(i)[_m], rows, n_resamples=n_boot, seed=seed
+            )
             ci[metric] = (low, high)
     return Evaluation(name, "mechanism", metrics, ci)
+
+
+def _per_resample(compute: Any) -> Any:
+    """Memoise ``compute(rows)`` by the resampled row indices (one call per resample)."""
+    cache: dict[bytes, Any] = {}
+
+    def scores(rows: np.ndarray) -> Any:
+        key = np.asarray(rows).tobytes()
+        if key not in cache:
+            cache[key] = compute(rows)
+        return cache[key]
+
+    return scores
 
 
 def evaluate_survival(
@@ -89,7 +105,7 @@ def evaluate_survival(
         rows = np.arange(len(y_test))
         cached = _cached_survival(survival_fn, y_test) if survival_fn is not None else None
 
-        def metric_on(index: np.ndarray, metric: str) -> float:
+        def all_metrics(index: np.ndarray) -> dict[str, float]:
             sub_fn = None
             if cached is not None:
 
@@ -98,7 +114,13 @@ def evaluate_survival(
 
             return survival_metrics(
                 y_train, y_test[index], risk[index], survival_fn=sub_fn, times=times
-            )[metric]
+            )
+
+        # Same seed for every metric, so the same resamples: one metrics call per resample.
+        scores = _per_resample(all_metrics)
+
+        def metric_on(index: np.ndarray, metric: str) -> float:
+            return scores(index)[metric]
 
         for metric in ("cindex_harrell", "cindex_uno", "ibs"):
             if metric not in metrics or not np.isfinite(metrics[metric]):

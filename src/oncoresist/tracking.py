@@ -80,7 +80,39 @@ def configure(uri: str | None = None) -> str:
     mlflow.set_registry_uri(resolved)
     # MLflow's own progress bars would print between our rich tables.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    _initialise_sqlite_store(resolved)
     return resolved
+
+
+_INITIALISED: set[str] = set()
+
+
+def _initialise_sqlite_store(uri: str) -> None:
+    """Create (or migrate) a local sqlite store's schema once, one process at a time.
+
+    Two processes opening a new store at once both run MLflow's schema migrations and one
+    fails ("Online migration expected to match one row"). An exclusive lock on a file beside
+    the database serialises that first step; later opens find the schema current.
+    """
+    if not uri.startswith("sqlite:///") or uri in _INITIALISED:
+        return
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, no concurrent first use
+        fcntl = None
+    with open(db.with_name(db.name + ".init-lock"), "a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client.search_experiments(max_results=1)  # tracking schema
+            client.search_registered_models(max_results=1)  # registry schema
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    _INITIALISED.add(uri)
 
 
 def with_retry(action: Callable[[], T], attempts: int = 8, what: str = "MLflow call") -> T:

@@ -143,6 +143,9 @@ def train(
     timer = StageTimer()
     with timer.stage("load"):
         data = load_training_data(data_path)
+    # Checked before any fit or MLflow run: a cohort with every treatment censored is a data
+    # problem to state plainly, not a crash inside the first CV fold.
+    make_survival_target(data.time, data.event)
     report("load", 1.0)
     plan = make_split_plan(
         data.profiles,
