@@ -16,6 +16,7 @@ a larger simulated cohort), against the simulator's true event times when they a
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,6 +173,8 @@ def out_of_fold_proba(
     """
     from sklearn.base import clone
 
+    from oncoresist.mechanism import MechanismLabelWarning
+
     labels = pd.Series(np.asarray(labels, dtype=object))
     known = labels.notna().to_numpy()
     fold = _patient_folds(patients, folds, seed)
@@ -181,7 +184,10 @@ def out_of_fold_proba(
     for k in range(folds):
         held = fold == k
         fit_rows = known & ~held
-        copy = clone(mechanism_model).fit(matrix[fit_rows], labels[fit_rows].to_numpy())
+        with warnings.catch_warnings():
+            # The final model already warned about rare classes; its fold copies would repeat it.
+            warnings.simplefilter("ignore", MechanismLabelWarning)
+            copy = clone(mechanism_model).fit(matrix[fit_rows], labels[fit_rows].to_numpy())
         out[held] = copy.predict_proba(matrix[held])
     return out
 
