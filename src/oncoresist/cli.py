@@ -242,9 +242,26 @@ def train(
         str | None, typer.Option(help="MLflow tracking URI (default: ./mlruns as absolute sqlite).")
     ] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bars.")] = False,
+    engine: Annotated[
+        str, typer.Option(help="local | dask (XGBoost fits on a Dask cluster; engine=dask).")
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler tcp://HOST:8786 (default: a local cluster)."),
+    ] = None,
 ) -> None:
     """Train both models with baselines, evaluate, and log everything to MLflow."""
     from oncoresist.jobs import train_and_report
+
+    if engine not in {"local", "dask"}:
+        err.print("--engine must be local or dask")
+        raise typer.Exit(EXIT_USAGE)
+    if engine == "dask":  # the same run; every XGBoost fit goes to xgboost.dask
+        from functools import partial
+
+        from oncoresist.dask_training import train_and_report_dask
+
+        train_and_report = partial(train_and_report_dask, scheduler=scheduler)
 
     with _domain_errors():
         result = train_and_report(
@@ -375,6 +392,14 @@ def score(
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    engine: Annotated[
+        str,
+        typer.Option(help="local | dask (--out becomes a partitioned Parquet dataset folder)."),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler tcp://HOST:8786 (default: a local cluster)."),
+    ] = None,
 ) -> None:
     """Score patient profiles: mechanism probabilities, time to resistance, drivers.
 
@@ -391,6 +416,15 @@ def score(
     if fmt is not None and fmt not in {"csv", "parquet", "xlsx"}:
         err.print("--format must be csv, parquet or xlsx")
         raise typer.Exit(EXIT_USAGE)
+    if engine not in {"local", "dask"} or (engine == "dask" and fmt not in {None, "parquet"}):
+        err.print("--engine must be local or dask; --engine dask writes Parquet only")
+        raise typer.Exit(EXIT_USAGE)
+    if engine == "dask":  # same scoring per partition; docs/scale-out.md
+        from functools import partial
+
+        from oncoresist.dask_scoring import score_file_dask
+
+        score_file = partial(score_file_dask, scheduler=scheduler)  # type: ignore[assignment]
     progress_cm, report = _rows_progress(quiet)
     try:
         with _domain_errors(), progress_cm:

@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from oncoresist import boosting
 from oncoresist._calibration import choose_calibration, isotonic_probabilities
 from oncoresist._estimator_utils import as_feature_matrix, xgboost_feature_names
 from oncoresist.contract import MECHANISMS
@@ -241,7 +242,7 @@ class MechanismClassifier(ClassifierMixin, BaseEstimator):
             "seed": self.random_state,
             "nthread": self.n_jobs,
         }
-        return xgb.train(
+        return boosting.train(  # xgboost.train, or xgboost.dask inside dask_boosting
             params, self._dmatrix(matrix, codes), num_boost_round=int(self.n_estimators)
         )
 

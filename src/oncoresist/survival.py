@@ -25,6 +25,7 @@ from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model.coxph import BreslowEstimator
 from sksurv.util import Surv
 
+from oncoresist import boosting
 from oncoresist._estimator_utils import (
     as_feature_matrix,
     check_times,
@@ -234,7 +235,7 @@ class TimeToResistanceModel(SurvivalAnalysisMixin, BaseEstimator):
             valid, rows = np.sort(shuffled[:n_valid]), np.sort(shuffled[n_valid:])
             evals = [(self._dmatrix(matrix[valid], time[valid], event[valid]), "valid")]
         dtrain = self._dmatrix(matrix[rows], time[rows], event[rows])
-        self.booster_ = xgb.train(
+        self.booster_ = boosting.train(  # xgboost.train, or xgboost.dask (dask_boosting)
             self._xgb_params(base_score),
             dtrain,
             num_boost_round=int(self.n_estimators),

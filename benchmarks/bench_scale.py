@@ -1,0 +1,188 @@
+"""Scale-out benchmark: rows/s of single-process scoring vs Dask with 1 and 2 workers.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_scale.py [--rows 200000] [--workers 1 2]
+        [--partition-rows 5000] [--top-drivers 3] [--train-n 2000]
+        [--workdir /tmp/oncoresist-bench-scale]
+
+Steps (every figure from this one run, on this machine):
+
+1. Model: simulate ``--train-n`` treatments, train with the default trees (300 per model)
+   and a quick protocol (no grid, 2 CV folds, no baselines, no bootstrap); save the bundle.
+2. Sheet: simulate 4,000 treatments, write them as a clinicians' profile sheet and tile it
+   with new patient/treatment ids up to ``--rows`` (Parquet, row groups of 20,000).
+3. Single process: :func:`~oncoresist.score_job.score_file` (Parquet out, chunks of
+   ``--partition-rows``), as ``oncoresist score`` runs it.
+4. Dask: :func:`~oncoresist.dask_scoring.score_dataset` on a fresh ``LocalCluster`` of 1,
+   then 2, single-threaded worker processes (cluster start timed separately); peak RSS of
+   each worker process; outputs compared with the single-process output (all columns but
+   ``scored_at``).
+
+Exact SHAP drivers (``--top-drivers 3``, the default of ``oncoresist score``) dominate the
+cost. On a shared machine, run a smaller ``--rows`` and read the rows/s: scoring is linear
+in rows (fixed cost per partition, no cross-row work), so the 200,000-row time is
+``200,000 / (rows/s)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def quick_model(workdir: Path, n: int) -> Path:
+    """Train the default trees with a quick protocol; save and return the bundle folder."""
+    from oncoresist.config import TrainingConfig
+    from oncoresist.jobs import run_simulation
+    from oncoresist.training import train
+
+    folder = workdir / "model"
+    if (folder / "bundle.joblib").exists():
+        return folder
+    run_simulation(workdir / "train_data", n=n, seed=3, overwrite=True)
+    config = TrainingConfig().with_overrides(
+        split={"cv_folds": 2},
+        mechanism={"grid": {}},
+        survival={"grid": {}},
+        baselines={"logistic": False, "coxph": False, "rsf": False},
+        evaluation={"bootstrap_resamples": 0},
+        tracking={"register_model": False},
+        explain_rows=100,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = train(
+            config, workdir / "train_data", tracking_uri=f"sqlite:///{workdir}/mlflow.db"
+        )
+    result.bundle.save(folder)
+    return folder
+
+
+def tiled_sheet(workdir: Path, rows: int) -> Path:
+    """A Parquet profile sheet of ``rows`` rows tiled from 4,000 simulated treatments."""
+    from oncoresist.demo import profile_sheet
+    from oncoresist.knowledge import annotate_treatments
+    from oncoresist.profiles import cohort_to_profiles
+    from oncoresist.simulate import simulate_cohort
+
+    path = workdir / f"sheet_{rows}.parquet"
+    if path.exists():
+        return path
+    cohort = simulate_cohort(n=4000, seed=5).cohort
+    cohort = cohort.with_tables(treatments=annotate_treatments(cohort.treatments, cohort.patients))
+    base = profile_sheet(cohort_to_profiles(cohort)).reset_index(drop=True)
+    expression = [c for c in base.columns if str(c).startswith("expr_")]
+    base[expression] = base[expression].round(3)
+    copies = -(-rows // len(base))
+    sheet = pd.concat([base] * copies, ignore_index=True).iloc[:rows].copy()
+    copy = np.repeat(np.arange(copies), len(base))[:rows].astype(str)
+    sheet["patient_id"] = sheet["patient_id"].astype(str) + "-c" + copy
+    sheet["treatment_id"] = sheet["treatment_id"].astype(str) + "-c" + copy
+    sheet.to_parquet(path, index=False, row_group_size=20_000)
+    return path
+
+
+def single_process(model: Path, sheet: Path, out: Path, args: argparse.Namespace) -> dict:
+    """``oncoresist score`` as a child process: wall time and the child's peak RSS."""
+    command = [sys.executable, "-m", "oncoresist", "score", "--input", str(sheet),
+               "--out", str(out), "--model", str(model), "--top-drivers", str(args.top_drivers),
+               "--chunk-size", str(args.partition_rows), "--overwrite", "-q"]  # fmt: skip
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    line = child.stdout.read().decode().strip() if child.stdout else ""
+    if os.waitstatus_to_exitcode(status) not in (0, 3):
+        raise RuntimeError(f"oncoresist score failed: {line}")
+    rows = int(line.split()[1])  # "read N = scored S + rejected R"
+    return {"engine": "single process", "workers": 1, "seconds": seconds, "rows": rows,
+            "peak_rss_mb_per_worker": usage.ru_maxrss / 1024, "startup_s": 0.0}  # fmt: skip
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def dask_run(model: Path, sheet: Path, out: Path, workers: int, args: argparse.Namespace) -> dict:
+    from distributed import Client, LocalCluster
+
+    from oncoresist.dask_scoring import score_dataset
+
+    start = time.perf_counter()
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.wait_for_workers(workers)
+        startup = time.perf_counter() - start
+        start = time.perf_counter()
+        job = score_dataset(
+            sheet,
+            out,
+            model=str(model),
+            top_drivers=args.top_drivers,
+            overwrite=True,
+            partition_rows=args.partition_rows,
+            client=client,
+        )
+        seconds = time.perf_counter() - start
+        peaks = client.run(_peak_rss_mb)
+    return {"engine": "dask", "workers": workers, "seconds": seconds, "rows": job.n_read,
+            "peak_rss_mb_per_worker": max(peaks.values()), "startup_s": startup}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--partition-rows", type=int, default=5000)
+    parser.add_argument("--top-drivers", type=int, default=3)
+    parser.add_argument("--train-n", type=int, default=2000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/oncoresist-bench-scale"))
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+
+    t0 = time.perf_counter()
+    model = quick_model(args.workdir, args.train_n)
+    sheet = tiled_sheet(args.workdir, args.rows)
+    print(f"model + sheet ready in {time.perf_counter() - t0:.0f} s; {args.rows:,} rows, "
+          f"top drivers {args.top_drivers}, partitions of {args.partition_rows:,} rows, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+
+    results = [single_process(model, sheet, args.workdir / "single.parquet", args)]
+    print(results[-1], flush=True)
+    reference = pd.read_parquet(args.workdir / "single.parquet").drop(columns=["scored_at"])
+    for workers in args.workers:
+        out = args.workdir / f"dask_{workers}"
+        results.append(dask_run(model, sheet, out, workers, args))
+        scores = pd.read_parquet(out).drop(columns=["scored_at"])
+        pd.testing.assert_frame_equal(scores, reference)  # identical outputs, or it stops here
+        results[-1]["identical_to_single"] = True
+        print(results[-1], flush=True)
+
+    table = pd.DataFrame(results)
+    table["rows_per_s"] = table["rows"] / table["seconds"]
+    base = table.loc[0, "rows_per_s"]
+    table["speedup"] = table["rows_per_s"] / base
+    table["efficiency"] = table["speedup"] / table["workers"]
+    table[f"est_s_for_{200_000:,}_rows"] = 200_000 / table["rows_per_s"]
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+    print(table.round(2).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
