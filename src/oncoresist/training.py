@@ -136,6 +136,7 @@ def train(
         ``report(stage, fraction)`` progress hook (the CLI draws rich progress bars with it).
     """
     from oncoresist import tracking
+    from oncoresist.boosting import engine_name
     from oncoresist.bundle import ResistanceBundle
     from oncoresist.metrics import make_split_plan
     from oncoresist.survival import make_survival_target
@@ -161,7 +162,7 @@ def train(
     experiment = experiment or config.tracking.experiment
     tags = {
         "trained_on": data.trained_on,
-        "engine": "local",
+        "engine": engine_name(),
         "oncoresist_version": package_versions()["oncoresist"],
     }
     with tracking.start_run(experiment, run_name="train", tags=tags, uri=tracking_uri) as run:
@@ -174,7 +175,7 @@ def train(
                 "split.counts": {k: len(v) for k, v in rows.items()},
                 "git_commit": git_commit(),
                 "seed": config.seed,
-                "engine": "local",
+                "engine": engine_name(),
             }
         )
         tracking.log_dict(package_versions(), "provenance/package_versions.json")
