@@ -510,8 +510,8 @@ def explain(
     from oncoresist.score_job import OutputExistsError
 
     err.print(RESEARCH_USE_NOTICE, style="dim")
-    try:
-        with _domain_errors():
+    with _domain_errors():
+        try:
             job = explain_file(
                 input_path,
                 out_path,
@@ -521,9 +521,9 @@ def explain(
                 overwrite=overwrite,
                 tracking_uri=tracking_uri,
             )
-    except OutputExistsError as error:
-        err.print(f"[bold red]Error:[/] {error}")
-        raise typer.Exit(EXIT_USAGE) from None
+        except OutputExistsError as error:  # a usage error (2), not a data error
+            err.print(f"[bold red]Error:[/] {error}")
+            raise typer.Exit(EXIT_USAGE) from None
     for problem in job.rejected[:20]:
         err.print(f"rejected: {problem}")
     out.print(
@@ -554,8 +554,8 @@ def report(
 
     err.print(RESEARCH_USE_NOTICE, style="dim")
     chosen = [p for p in patients.split(",") if p.strip()] if patients else None
-    try:
-        with _domain_errors():
+    with _domain_errors():
+        try:
             job = report_file(
                 input_path,
                 out_path,
@@ -564,9 +564,9 @@ def report(
                 overwrite=overwrite,
                 tracking_uri=tracking_uri,
             )
-    except OutputExistsError as error:
-        err.print(f"[bold red]Error:[/] {error}")
-        raise typer.Exit(EXIT_USAGE) from None
+        except OutputExistsError as error:  # a usage error (2), not a data error
+            err.print(f"[bold red]Error:[/] {error}")
+            raise typer.Exit(EXIT_USAGE) from None
     for note in job.notes:
         err.print(f"note: {note}")
     out.print(f"Report for {job.n_patients} patient(s) written to {job.out} (model {job.model})")
