@@ -8,6 +8,9 @@ import pytest
 from oncoresist.contract import MECHANISMS
 from oncoresist.explain import SURVIVAL_MODEL
 
+#: Each test renders figures or a report from a trained model (tens of seconds on 2 cores).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def held_out_features(explain_trained):

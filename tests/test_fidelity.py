@@ -116,6 +116,7 @@ def test_fidelity_can_pass_and_fail(explain_trained, held_out):
     assert real.contributions(SURVIVAL_MODEL).shape == features.shape
 
 
+@pytest.mark.slow
 def test_fidelity_metrics_are_logged_to_the_run(explain_trained, held_out, tmp_path):
     from mlflow import MlflowClient
 

@@ -10,6 +10,9 @@ from report_browser import chromium, page_is_sound, render_check
 
 from oncoresist.paths import demo_dir
 
+#: Each test renders figures or a report from a trained model (tens of seconds on 2 cores).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def model_folder(explain_trained, tmp_path_factory):
