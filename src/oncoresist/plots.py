@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: figures are logged, never shown
-
+# No matplotlib.use("Agg") here: switching the backend at import turned off a notebook's
+# inline figures after training. Headless processes fall back to Agg by themselves.
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
