@@ -39,6 +39,8 @@ from scipy import stats
 
 from oncoresist.exceptions import ConfigError, InputDataError
 
+#: Calibration rows (events and censored) a setting needs for its own interval levels.
+MIN_INTERVAL_GROUP = 200
 #: Rows per block when reading each patient's own survival probability (rows × rows grid).
 _BLOCK = 512
 
@@ -130,66 +132,110 @@ class TimeIntervalCalibrator:
     extrapolated_ : list of bool
         Per level, whether the follow-up was too short for the IPCW estimate to reach it
         (then read from the Kaplan-Meier curve of the PIT values).
+    group_levels_ : dict of str to (float, float)
+        Levels of each setting with at least ``min_group_size`` calibration rows.
     n_calibration_, n_events_ : int
     """
 
-    def __init__(self, coverage: float = 0.8) -> None:
+    def __init__(self, coverage: float = 0.8, min_group_size: int = MIN_INTERVAL_GROUP) -> None:
         self.coverage = coverage
+        self.min_group_size = min_group_size
 
     def fit(
-        self, model: object, X: pd.DataFrame, time: np.ndarray, event: np.ndarray
+        self,
+        model: object,
+        X: pd.DataFrame,
+        time: np.ndarray,
+        event: np.ndarray,
+        groups: np.ndarray | None = None,
     ) -> TimeIntervalCalibrator:
         """Recalibrate on calibration rows (observed time, event) the model never fitted on."""
+        return self.fit_pit(pit_values(model, X, time), time, event, groups)
+
+    def fit_pit(
+        self,
+        u: np.ndarray,
+        time: np.ndarray,
+        event: np.ndarray,
+        groups: np.ndarray | None = None,
+    ) -> TimeIntervalCalibrator:
+        """Recalibrate from PIT values ``F_i(t_i)`` already computed (e.g. out of fold).
+
+        With ``groups`` (settings), each group with at least ``min_group_size`` rows gets its
+        own levels (Mondrian), correcting a survival model whose spread is right on average but
+        not per setting; the others use the pooled levels.
+        """
         if not 0 < self.coverage < 1:
             raise ConfigError(f"interval coverage must be in (0, 1), got {self.coverage!r}")
+        time = np.asarray(time, dtype=float)
         event = np.asarray(event, dtype=bool)
+        u = np.asarray(u, dtype=float)
         if not event.any():
             raise InputDataError(
                 "no observed progression in the calibration split: time intervals cannot be "
                 "calibrated (raise split.calibration_size or use a cohort with events)"
             )
-        return self.fit_pit(pit_values(model, X, time), time, event)
+        self.lower_level_, self.upper_level_, self.extrapolated_ = self._levels(u, time, event)
+        self.group_levels_: dict[str, tuple[float, float]] = {}
+        if groups is not None:
+            groups = np.asarray(groups, dtype=object)
+            for group in pd.unique(groups):
+                mask = groups == group
+                if mask.sum() >= self.min_group_size and event[mask].any():
+                    low, high, _ = self._levels(u[mask], time[mask], event[mask])
+                    self.group_levels_[str(group)] = (low, high)
+        self.n_calibration_ = len(time)
+        self.n_events_ = int(event.sum())
+        return self
 
-    def fit_pit(self, u: np.ndarray, time: np.ndarray, event: np.ndarray) -> TimeIntervalCalibrator:
-        """Recalibrate from PIT values ``F_i(t_i)`` already computed (e.g. out of fold)."""
-        time = np.asarray(time, dtype=float)
-        event = np.asarray(event, dtype=bool)
-        u = np.asarray(u, dtype=float)
+    def _levels(
+        self, u: np.ndarray, time: np.ndarray, event: np.ndarray
+    ) -> tuple[float, float, list[bool]]:
         x, cdf = ipcw_cdf(u, censoring_weights(time, event))
         km_x, km = km_cdf(u, event)
         tail = (1.0 - self.coverage) / 2.0
-        levels, self.extrapolated_ = [], []
+        levels, extrapolated = [], []
         for p in (tail, 1.0 - tail):
             # IPCW where the follow-up identifies the level; beyond it, the Kaplan-Meier curve
             # of the PIT values, which extrapolates with the model's own distribution shape.
             reached = cdf.size > 0 and cdf[-1] >= p - 1e-12
             levels.append(km_level(x, cdf, p) if reached else km_level(km_x, km, p))
-            self.extrapolated_.append(not reached)
-        self.lower_level_, self.upper_level_ = levels
-        self.n_calibration_ = len(time)
-        self.n_events_ = int(event.sum())
-        return self
+            extrapolated.append(not reached)
+        return levels[0], levels[1], extrapolated
 
-    def predict_interval(self, model: object, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def levels_for(self, groups: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row levels ``(a, b)``: the row's group's own, or the pooled ones."""
+        pooled = (self.lower_level_, self.upper_level_)
+        own = getattr(self, "group_levels_", {})
+        if groups is None:
+            pairs = [pooled] * n
+        else:
+            pairs = [own.get(str(g), pooled) for g in np.asarray(groups, dtype=object)]
+        array = np.asarray(pairs, dtype=float).reshape(n, 2)
+        return array[:, 0], array[:, 1]
+
+    def predict_interval(
+        self, model: object, X: pd.DataFrame, groups: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(months_lo, months_hi)``; ``months_hi`` is ``inf`` for an open upper bound."""
         n = len(X)
-        lo = (
-            model.predict_quantile(X, self.lower_level_)
-            if 0 < self.lower_level_ < 1
-            else np.zeros(n)
-        )
-        hi = (
-            model.predict_quantile(X, self.upper_level_)
-            if self.upper_level_ < 1
-            else np.full(n, np.inf)
-        )
-        return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+        lower, upper = self.levels_for(groups, n)
+        lo, hi = np.zeros(n), np.full(n, np.inf)
+        for a, b in set(zip(lower.tolist(), upper.tolist(), strict=True)):
+            rows = np.flatnonzero((lower == a) & (upper == b))
+            part = X.iloc[rows]
+            if 0 < a < 1:
+                lo[rows] = model.predict_quantile(part, a)
+            if b < 1:
+                hi[rows] = model.predict_quantile(part, b)
+        return lo, hi
 
     def score_columns(
         self, bundle: object, profiles: pd.DataFrame, features: pd.DataFrame, out: pd.DataFrame
     ) -> pd.DataFrame:
         """``months_lo`` / ``months_hi`` for the scoring engine."""
-        lo, hi = self.predict_interval(bundle.survival_model, features)  # type: ignore[attr-defined]
+        settings = profiles["setting"].astype(str).to_numpy(dtype=object)
+        lo, hi = self.predict_interval(bundle.survival_model, features, settings)  # type: ignore[attr-defined]
         return pd.DataFrame({"months_lo": lo, "months_hi": hi}, index=out.index)
 
     def summary(self) -> dict[str, object]:
@@ -203,6 +249,7 @@ class TimeIntervalCalibrator:
             "upper_level": float(self.upper_level_),
             "open_upper_bound": bool(self.upper_level_ >= 1.0),
             "upper_level_beyond_follow_up": bool(self.extrapolated_[1]),
+            "setting_levels": {k: [float(a), float(b)] for k, (a, b) in self.group_levels_.items()},
             "n_calibration": int(self.n_calibration_),
             "n_events": int(self.n_events_),
         }
@@ -231,11 +278,18 @@ def coverage_against_truth(
 
 
 def coverage_censoring_aware(
-    model: object, X: pd.DataFrame, time: np.ndarray, event: np.ndarray, lower: float, upper: float
+    model: object,
+    X: pd.DataFrame,
+    time: np.ndarray,
+    event: np.ndarray,
+    lower: float | np.ndarray,
+    upper: float | np.ndarray,
 ) -> dict[str, float]:
     """Censoring-aware estimates of P(lo <= T <= hi) on observed (censored) data.
 
-    ``[lo, hi] = [F_i^-1(a), F_i^-1(b)]``, so the event is ``a <= U <= b`` for the PIT ``U``.
+    ``[lo, hi] = [F_i^-1(a), F_i^-1(b)]``, so the event is ``a <= U <= b`` for the PIT ``U``;
+    with per-row levels (one pair per setting) each pair is estimated on its rows and the
+    estimates are averaged with the rows' weights.
 
     Returns
     -------
@@ -245,14 +299,20 @@ def coverage_censoring_aware(
         Kaplan–Meier curve of the censored PIT values (extrapolates with the model's shape).
         An open upper bound (``upper >= 1``) covers every time above ``lo``.
     """
+    n = len(X)
     u = pit_values(model, X, time)
-    out = {}
-    for name, (x, cdf) in (
-        ("ipcw", ipcw_cdf(u, censoring_weights(time, event))),
-        ("km", km_cdf(u, event)),
-    ):
-        top = 1.0 if upper >= 1.0 else km_cdf_at(x, cdf, upper)
-        out[name] = float(top - km_cdf_at(x, cdf, lower, strict=True))
+    time, event = np.asarray(time, dtype=float), np.asarray(event, dtype=bool)
+    lower = np.broadcast_to(np.asarray(lower, dtype=float), (n,))
+    upper = np.broadcast_to(np.asarray(upper, dtype=float), (n,))
+    out = {"ipcw": 0.0, "km": 0.0}
+    for a, b in set(zip(lower.tolist(), upper.tolist(), strict=True)):
+        rows = (lower == a) & (upper == b)
+        for name, (x, cdf) in (
+            ("ipcw", ipcw_cdf(u[rows], censoring_weights(time[rows], event[rows]))),
+            ("km", km_cdf(u[rows], event[rows])),
+        ):
+            top = 1.0 if b >= 1.0 else km_cdf_at(x, cdf, b)
+            out[name] += rows.mean() * float(top - km_cdf_at(x, cdf, a, strict=True))
     return out
 
 

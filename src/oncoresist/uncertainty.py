@@ -135,6 +135,7 @@ def fit_uncertainty(
     event, time = unpack_survival_target(y_calibration)
     if event.any():
         pit = pit_values(survival_model, x_calibration, time)
+        interval_groups = calibration_profiles["setting"].astype(str).to_numpy(dtype=object)
         if y_train is not None and settings.cross_conformal_folds >= 2:
             train_event, train_time = unpack_survival_target(y_train)
             oof = out_of_fold_pit(
@@ -146,10 +147,13 @@ def fit_uncertainty(
                 seed=int(getattr(config, "seed", 0)),
             )
             pit = np.concatenate([pit, oof])
+            interval_groups = np.concatenate(
+                [interval_groups, train_profiles["setting"].astype(str).to_numpy(dtype=object)]
+            )
             time = np.concatenate([time, train_time])
             event = np.concatenate([event, train_event])
         extras["time_intervals"] = TimeIntervalCalibrator(settings.interval_coverage).fit_pit(
-            pit, time, event
+            pit, time, event, interval_groups
         )
     extras["ood"] = OutOfDistributionDetector(settings.ood_quantile).fit(
         builder, x_train, train_profiles, x_calibration, calibration_profiles
@@ -268,11 +272,15 @@ def evaluate_uncertainty(
     event, time = unpack_survival_target(y)
     if "time_intervals" in extras and event.any():
         metrics.update(
-            _interval_metrics(extras["time_intervals"], survival_model, features, time, event)
+            _interval_metrics(
+                extras["time_intervals"], survival_model, features, time, event, settings
+            )
         )
     if "time_intervals" in extras and true_months is not None:
         metrics.update(
-            _truth_metrics(extras["time_intervals"], survival_model, features, true_months)
+            _truth_metrics(
+                extras["time_intervals"], survival_model, features, true_months, settings
+            )
         )
     elif "time_interval_coverage_km" in metrics:
         metrics["time_interval_coverage"] = metrics["time_interval_coverage_km"]
@@ -291,12 +299,12 @@ def _interval_metrics(
     features: pd.DataFrame,
     time: np.ndarray,
     event: np.ndarray,
+    settings: np.ndarray,
 ) -> dict[str, float]:
     """Censoring-aware coverage and D-calibration on observed (censored) data."""
-    _, hi = intervals.predict_interval(model, features)
-    estimates = coverage_censoring_aware(
-        model, features, time, event, intervals.lower_level_, intervals.upper_level_
-    )
+    _, hi = intervals.predict_interval(model, features, settings)
+    lower, upper = intervals.levels_for(settings, len(features))
+    estimates = coverage_censoring_aware(model, features, time, event, lower, upper)
     out = {
         "time_interval_coverage_km": estimates["km"],
         "time_interval_coverage_ipcw": estimates["ipcw"],
@@ -308,11 +316,15 @@ def _interval_metrics(
 
 
 def _truth_metrics(
-    intervals: TimeIntervalCalibrator, model: Any, features: pd.DataFrame, true_months: np.ndarray
+    intervals: TimeIntervalCalibrator,
+    model: Any,
+    features: pd.DataFrame,
+    true_months: np.ndarray,
+    settings: np.ndarray,
 ) -> dict[str, float]:
     """Coverage and D-calibration against the true uncensored times (``inf`` = never)."""
     true_months = np.asarray(true_months, dtype=float)
-    lo, hi = intervals.predict_interval(model, features)
+    lo, hi = intervals.predict_interval(model, features, settings)
     truth = coverage_against_truth(lo, hi, true_months)
     out = {
         "time_interval_coverage": truth["coverage"],
