@@ -104,3 +104,31 @@ def test_pit_and_calibration_need_matching_rows_and_events():
         pit_values(model, X, time[:10])
     with pytest.raises(InputDataError, match="no observed progression"):
         TimeIntervalCalibrator(0.8).fit(model, X, time, np.zeros(50, dtype=bool))
+
+
+def test_levels_per_setting_fix_a_spread_that_is_right_only_on_average():
+    rng = np.random.default_rng(7)
+
+    def draw(n: int, shape: float) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+        scale = rng.uniform(5, 30, n)
+        true = scale * rng.weibull(shape, n)
+        censor = rng.exponential(60.0, n)
+        return pd.DataFrame({"scale": scale}), np.minimum(true, censor), true <= censor, true
+
+    model = _Weibull(shape=1.5)
+    parts = [draw(1500, 3.0), draw(1500, 0.9)]  # one setting tighter, one wider than the model
+    X = pd.concat([p[0] for p in parts], ignore_index=True)
+    time, event = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+    groups = np.repeat(np.array(["tight", "wide"], dtype=object), 1500)
+    grouped = TimeIntervalCalibrator(0.8, min_group_size=200).fit(model, X, time, event, groups)
+    pooled = TimeIntervalCalibrator(0.8).fit(model, X, time, event)
+    assert set(grouped.group_levels_) == {"tight", "wide"}
+    pooled_errors = []
+    for name, shape in (("tight", 3.0), ("wide", 0.9)):
+        X_new, _, _, true_new = draw(10000, shape)
+        setting = np.full(10000, name, dtype=object)
+        lo, hi = grouped.predict_interval(model, X_new, setting)
+        assert abs(coverage_against_truth(lo, hi, true_new)["coverage"] - 0.8) <= 0.03, name
+        lo, hi = pooled.predict_interval(model, X_new)
+        pooled_errors.append(abs(coverage_against_truth(lo, hi, true_new)["coverage"] - 0.8))
+    assert max(pooled_errors) > 0.05  # pooled levels miss in at least one setting
