@@ -67,8 +67,16 @@ def output_format(out: Path, fmt: str | None) -> str:
 
 
 def resolve_bundle(reference: str, tracking_uri: str | None = None) -> tuple[Any, str]:
-    """Load a bundle; the default registry alias falls back to the exported champion folder."""
+    """Load a bundle; the default registry alias falls back to the exported champion folder.
+
+    A folder holding a saved or exported bundle is read without importing MLflow (seconds of
+    cold start saved); registry and run references go through :mod:`oncoresist.tracking`.
+    """
     from oncoresist.exceptions import ModelLoadError
+
+    local = _local_bundle(Path(reference))
+    if local is not None:
+        return local, reference
     from oncoresist.tracking import load_bundle
 
     try:
@@ -77,6 +85,31 @@ def resolve_bundle(reference: str, tracking_uri: str | None = None) -> tuple[Any
         if reference == DEFAULT_MODEL and EXPORTED_CHAMPION.exists():
             return load_bundle(str(EXPORTED_CHAMPION)), str(EXPORTED_CHAMPION)
         raise
+
+
+def _local_bundle(folder: Path) -> Any | None:
+    """A bundle folder (``bundle.save``) or an exported pyfunc folder, read without MLflow.
+
+    Returns None for anything else, which :func:`oncoresist.tracking.load_bundle` then reads
+    (or explains why it cannot).
+    """
+    import json
+
+    from oncoresist.bundle import BUNDLE_FILE, ResistanceBundle
+
+    if not folder.is_dir():
+        return None
+    for candidate in (folder, folder / "artifacts" / "bundle"):
+        if (candidate / BUNDLE_FILE).exists():
+            bundle = ResistanceBundle.load(candidate)
+            export = folder / "EXPORT.json"
+            if export.exists():  # written by tracking.export_bundle: registry name and version
+                identity = json.loads(export.read_text())
+                bundle.metadata.update(
+                    {k: identity[k] for k in ("model_name", "model_version") if k in identity}
+                )
+            return bundle
+    return None
 
 
 def for_people(frame: pd.DataFrame) -> pd.DataFrame:
@@ -100,6 +133,11 @@ def _neutralise(value: object) -> object:
 
 @contextmanager
 def _atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a hidden temporary path next to ``path``; rename on success, delete otherwise.
+
+    The temporary file is removed on any exception, KeyboardInterrupt included (and SIGTERM,
+    which :func:`_terminate_as_interrupt` turns into one).
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         yield tmp
@@ -107,6 +145,30 @@ def _atomic_path(path: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while scoring, so ``finally`` blocks delete temp files.
+
+    Python's default SIGTERM action ends the process without unwinding; only the main thread
+    can install a handler, so elsewhere (notebook workers, servers) nothing changes.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"terminated by signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _ChunkWriter:
@@ -139,6 +201,13 @@ class _ChunkWriter:
             self._parquet.write_table(table.cast(self._schema))
         else:
             self._xlsx.append(frame)
+
+    def abort(self) -> None:
+        """Release the open Parquet file after a failure (the caller deletes it)."""
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        self._xlsx = []
 
     def close(self, empty_columns: list[str]) -> None:
         if self.fmt == "csv" and not self._wrote_header:
@@ -213,27 +282,32 @@ def score_file(
     notes: list[str] = []
     n_read = n_scored = 0
     columns: list[str] = ["patient_id", "treatment_id"]
-    with _atomic_path(out) as tmp:
+    with _terminate_as_interrupt(), _atomic_path(out) as tmp:
         writer = _ChunkWriter(tmp, fmt)
-        for result in _results(
-            bundle, input_path, form, drug, top_drivers, chunk_size, expression_profile
-        ):
-            if len(result.scores):
-                writer.write(result.scores)
-                columns = list(result.scores.columns)
-            n_read += result.n_read
-            n_scored += result.n_scored
-            rejected += result.rejected
-            notes += [n for n in result.notes if n not in notes]
-            if progress is not None:
-                progress(n_read, None)
-        writer.close(columns)
-    errors_written = None
+        try:
+            for result in _results(
+                bundle, input_path, form, drug, top_drivers, chunk_size, expression_profile
+            ):
+                if len(result.scores):
+                    writer.write(result.scores)
+                    columns = list(result.scores.columns)
+                n_read += result.n_read
+                n_scored += result.n_scored
+                rejected += result.rejected
+                notes += [n for n in result.notes if n not in notes]
+                if progress is not None:
+                    progress(n_read, None)
+            writer.close(columns)
+        except BaseException:
+            writer.abort()
+            raise
+        errors_written = None
+        if rejected:
+            # renamed just before the scores, so a finished scores file always has its errors
+            with _atomic_path(errors_path) as errors_tmp:
+                for_people(problems_frame(rejected)).to_csv(errors_tmp, index=False)
+            errors_written = errors_path
     n_rejected = len({(p.source, p.row) for p in rejected})
-    if rejected:
-        with _atomic_path(errors_path) as tmp:
-            for_people(problems_frame(rejected)).to_csv(tmp, index=False)
-        errors_written = errors_path
     if n_scored + n_rejected != n_read:
         raise RuntimeError(
             f"row accounting failed (read {n_read}, scored {n_scored}, "
@@ -256,6 +330,7 @@ def _results(
     scored_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     if form == "profiles":
         seen: dict[str, int] = {}
+        _check_delimiter(path)
         if path.suffix.lower() in {".csv", ".parquet"}:
             chunks: Iterator[pd.DataFrame] = iter_profile_chunks(path, chunk_size)
         else:
@@ -296,6 +371,39 @@ def _results(
         bundle, cohort, source=path.name, top_drivers=top_drivers, scored_at=scored_at
     )
     yield ScoreResult(scores, problems, n_read=len(cohort.treatments), notes=cohort.notes)
+
+
+def _check_delimiter(path: Path) -> None:
+    """Fail with a clear reason when a delimited sheet's header uses another separator.
+
+    Read with the wrong separator, the header is one long column and every required column
+    looks missing; naming the separator found is the useful message.
+    """
+    from oncoresist.exceptions import InputDataError
+    from oncoresist.io_tables import DELIMITED
+
+    expected = DELIMITED.get(path.suffix.lower())
+    if expected is None or not path.is_file():
+        return
+    with path.open("rb") as handle:
+        header = handle.readline(65536).decode("utf-8", errors="replace")
+    if expected in header:
+        return
+    for found, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'"), (",", "','")):
+        if found != expected and header.count(found) >= 2:
+            raise InputDataError(
+                f"{path.name} looks separated by {name}, not {expected!r}",
+                [
+                    Problem(
+                        path.name,
+                        1,
+                        None,
+                        header.strip()[:60],
+                        f"the header is separated by {name}",
+                        "save the sheet as comma-separated CSV (.csv) or tab-separated (.tsv)",
+                    )
+                ],
+            )
 
 
 def _planned_treatments(cohort: Any, drug: str | None, path: Path) -> Any:

@@ -176,6 +176,10 @@ def score_cohort(
     profiles = cohort_to_profiles(cohort)
     scores = score_profile_frame(bundle, profiles, top_drivers=top_drivers, scored_at=scored_at)
     scores = scores.join(_known_alterations(cohort, profiles))
+    if "row_warnings" in scores.columns:
+        scores["row_warnings"] = _joined(
+            scores["row_warnings"], _unknown_genes(bundle, cohort, profiles)
+        )
     return _ordered(scores), problems
 
 
@@ -238,39 +242,107 @@ def _row_warnings(bundle: Any, profiles: pd.DataFrame) -> pd.Series:
     return pd.Series(["; ".join(m) for m in messages], index=profiles.index, dtype=object)
 
 
+def _joined(first: pd.Series, second: pd.Series) -> pd.Series:
+    """Join two warning columns with '; ', skipping empty parts."""
+    return pd.Series(
+        ["; ".join(p for p in pair if p) for pair in zip(first, second, strict=True)],
+        index=first.index,
+        dtype=object,
+    )
+
+
+def _unknown_genes(bundle: Any, cohort: Cohort, profiles: pd.DataFrame) -> pd.Series:
+    """Per row, the altered genes that no feature of the model reads (kept, flagged).
+
+    A gene outside the training data (or too rare there) changes nothing in the prediction;
+    the reader should know that its alteration was not weighed.
+    """
+    from oncoresist.contract import baseline_samples
+
+    specs = getattr(bundle.feature_builder, "feature_specs_", [])
+    known = {gene for spec in specs for gene in spec.genes}
+    parts = [
+        cohort.mutations[["sample_id", "gene"]],
+        cohort.copy_number[["sample_id", "gene"]],
+        cohort.fusions[["sample_id", "gene_5p"]].set_axis(["sample_id", "gene"], axis=1),
+        cohort.fusions[["sample_id", "gene_3p"]].set_axis(["sample_id", "gene"], axis=1),
+    ]
+    genes = pd.concat(parts, ignore_index=True)
+    genes = genes[~genes["gene"].astype(str).isin(known)]
+    texts = pd.Series("", index=profiles.index, dtype=object)
+    if len(genes) == 0:
+        return texts
+    pairs = baseline_samples(cohort)[["treatment_id", "sample_id"]]
+    found = pairs.merge(genes, on="sample_id")
+    by_treatment = found.groupby("treatment_id")["gene"].agg(
+        lambda g: ", ".join(sorted(set(map(str, g))))
+    )
+    named = profiles["treatment_id"].map(by_treatment)
+    mask = named.notna().to_numpy()
+    texts[mask] = "genes the model has no feature for (not weighed): " + named[mask]
+    return texts
+
+
 def _known_alterations(cohort: Cohort, profiles: pd.DataFrame) -> pd.DataFrame:
-    """Known resistance alterations for each row's drug among its baseline alterations."""
+    """Known resistance alterations for each row's drug among its baseline alterations.
+
+    Only alterations in catalogued genes can match, so the others are dropped first, and rows
+    sharing a drug and the same catalogued alterations are looked up once (most rows have
+    none, many share a driver such as EGFR p.L858R).
+    """
     from oncoresist.contract import baseline_samples
     from oncoresist.knowledge import known_resistance_for_profile
+    from oncoresist.resistance import load_resistance_catalogue
 
-    pairs = baseline_samples(cohort)
-    by_treatment = pairs.groupby("treatment_id")["sample_id"].apply(list).to_dict()
-    mutations = cohort.mutations.groupby("sample_id")
-    cnas = cohort.copy_number.groupby("sample_id")
-    fusions = cohort.fusions.groupby("sample_id")
-    empty = {
-        "mutations": cohort.mutations.iloc[:0],
-        "copy_number": cohort.copy_number.iloc[:0],
-        "fusions": cohort.fusions.iloc[:0],
+    catalogue = load_resistance_catalogue()
+    catalogued = {entry.gene for entry in catalogue.entries}
+
+    def in_catalogue(values: pd.Series) -> np.ndarray:
+        keep = {v for v in pd.unique(values.dropna()) if catalogue.gene(v) in catalogued}
+        return values.isin(keep).to_numpy()
+
+    mutations = cohort.mutations[in_catalogue(cohort.mutations["gene"])]
+    cnas = cohort.copy_number[in_catalogue(cohort.copy_number["gene"])]
+    fusions = cohort.fusions[
+        in_catalogue(cohort.fusions["gene_5p"]) | in_catalogue(cohort.fusions["gene_3p"])
+    ]
+    pairs = baseline_samples(cohort)[["treatment_id", "sample_id"]]
+    tables = {"mutations": mutations, "copy_number": cnas, "fusions": fusions}
+    # the columns the lookup reads (vaf is NaN in sheets, and NaN keys never hit a cache)
+    used = {
+        "mutations": ["gene", "protein_change", "variant_class"],
+        "copy_number": ["gene", "cn_state"],
+        "fusions": ["gene_5p", "gene_3p"],
     }
+    columns = {name: [c for c in used[name] if c in t.columns] for name, t in tables.items()}
+    items: dict[str, dict[str, list[tuple[object, ...]]]] = {}
+    for name, table in tables.items():
+        if len(table) == 0:
+            continue
+        linked = pairs.merge(table, on="sample_id")
+        for treatment, *values in linked[["treatment_id", *columns[name]]].itertuples(
+            index=False, name=None
+        ):
+            items.setdefault(str(treatment), {}).setdefault(name, []).append(tuple(values))
 
-    def rows(groups: Any, samples: list[str], key: str) -> pd.DataFrame:
-        parts = [groups.get_group(s) for s in samples if s in groups.groups]
-        return pd.concat(parts) if parts else empty[key]
-
+    cache: dict[tuple[object, ...], str] = {}
     texts = []
     for treatment, drug in zip(profiles["treatment_id"], profiles["drug"], strict=True):
-        samples = by_treatment.get(treatment, [])
-        if not samples:
+        found_items = items.get(str(treatment))
+        if not found_items:
             texts.append("")
             continue
-        found = known_resistance_for_profile(
-            rows(mutations, samples, "mutations"),
-            rows(cnas, samples, "copy_number"),
-            rows(fusions, samples, "fusions"),
-            drug,
-        )
-        texts.append("; ".join(dict.fromkeys(f"{m.label} [{m.source}]" for m in found)))
+        signature = (drug, *(tuple(found_items.get(name, ())) for name in tables))
+        if signature not in cache:
+            frames = {
+                name: pd.DataFrame(found_items.get(name, []), columns=columns[name])
+                for name in tables
+            }
+            found = known_resistance_for_profile(
+                frames["mutations"], frames["copy_number"], frames["fusions"], drug
+            )
+            cache[signature] = "; ".join(dict.fromkeys(f"{m.label} [{m.source}]" for m in found))
+        texts.append(cache[signature])
     return pd.DataFrame({"known_resistance_alterations": texts}, index=profiles.index)
 
 
