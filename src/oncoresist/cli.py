@@ -426,8 +426,8 @@ def score(
 
         score_file = partial(score_file_dask, scheduler=scheduler)  # type: ignore[assignment]
     progress_cm, report = _rows_progress(quiet)
-    try:
-        with _domain_errors(), progress_cm:
+    with _domain_errors(), progress_cm:
+        try:
             job = score_file(
                 input_path,
                 out_path,
@@ -442,9 +442,9 @@ def score(
                 expression_profile=expression_profile,
                 progress=report,
             )
-    except OutputExistsError as error:
-        err.print(f"[bold red]Error:[/] {error}")
-        raise typer.Exit(EXIT_USAGE) from None
+        except OutputExistsError as error:  # a usage error, not a data error
+            err.print(f"[bold red]Error:[/] {error}", highlight=False)
+            raise typer.Exit(EXIT_USAGE) from None
     for note in job.notes:
         err.print(f"note: {note}")
     if job.errors is not None:
