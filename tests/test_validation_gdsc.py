@@ -185,3 +185,59 @@ def test_fetch_offline_says_how_to_fix(tmp_path, monkeypatch):
 def test_load_without_fetch_points_to_the_command(tmp_path):
     with pytest.raises(DatasetFetchError, match="run `oncoresist datasets fetch gdsc`"):
         load_gdsc(tmp_path)
+
+
+def _benchmark_rows():
+    from oncoresist.validation_gdsc import GDSCBenchmark
+
+    ci = (0.7, 0.6, 0.8)
+    drugs = pd.DataFrame(
+        {
+            "drug": ["Dabrafenib", "Crizotinib"],
+            "biomarker": ["BRAF_mut", "MET_mut/ALK_mut"],
+            "effect": ["sensitivity", "sensitivity"],
+            "n_lines": [800, 400],
+            "n_positive": [70, 9],
+            "n_resistant": [270, 130],
+            "auroc": [ci, ci],
+            "auroc_tissue_rate": [ci, ci],
+            "auroc_gain": [(0.01, -0.02, 0.04), (0.0, -0.1, 0.1)],
+            "auroc_loto": [ci, ci],
+            "shap_rank": [1, None],  # pandas stores the missing rank as NaN
+            "top_k": [1, 3],
+            "shap_push": [-1.5, np.nan],
+            "depths": [[1, 1], [3, 3]],
+            "top_drivers": [["BRAF_mut", "a", "b"], ["c", "d", "e"]],
+        }
+    )
+    met = drugs.apply(target_met, axis=1, result_type="expand")
+    drugs["rank_target_met"], drugs["gain_target_met"] = met[0], met[1]
+    join = {
+        "screened_names": 3,
+        "matched_exact": 2,
+        "matched_normalised": 1,
+        "unmatched": [],
+        "without_features": [],
+        "cell_lines": 3,
+        "repeated_pairs": 0,
+    }
+    return GDSCBenchmark(drugs, join, 1.0)
+
+
+def test_gdsc_markdown_and_mlflow_runs(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from oncoresist.validation_gdsc import log_gdsc_runs
+    from oncoresist.validation_report import render_gdsc_markdown
+
+    result = _benchmark_rows()
+    assert result.drugs["rank_target_met"].tolist()[0] is True
+    assert pd.isna(result.drugs["rank_target_met"].tolist()[1])  # 9 positives: no target
+    text = render_gdsc_markdown(result)
+    assert "| Dabrafenib | BRAF_mut (sensitivity) | 800 | 70 | 0.700 [0.600, 0.800]" in text
+    assert "– (top-3)" in text and "n/a" in text and "**no**" in text
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    runs = log_gdsc_runs(result, "validation", uri)
+    metrics = MlflowClient(uri).get_run(runs["Dabrafenib"]).data.metrics
+    assert metrics["shap_rank"] == 1 and metrics["auroc_gain_low"] == pytest.approx(-0.02)
+    assert "shap_rank" not in MlflowClient(uri).get_run(runs["Crizotinib"]).data.metrics

@@ -778,7 +778,7 @@ def benchmark_gdsc_command(
             "tissue rate": d["auroc_tissue_rate"].map(lambda v: v[0]),
             "gain lo": d["auroc_gain"].map(lambda v: v[1]),
             "LOTO": d["auroc_loto"].map(lambda v: v[0]),
-            "SHAP rank": d["shap_rank"].map(lambda r: "–" if r is None else str(int(r))),
+            "SHAP rank": d["shap_rank"].map(lambda r: "–" if pd.isna(r) else str(int(r))),
             "rank met": d["rank_target_met"].astype(str),
             "gain met": d["gain_target_met"].astype(str),
         }

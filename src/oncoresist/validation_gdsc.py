@@ -295,7 +295,7 @@ def target_met(row: pd.Series) -> tuple[bool, bool] | tuple[None, None]:
     """(biomarker within its top-k, CV gain over the tissue rate >= 0.05); None below 15 lines."""
     if row["n_positive"] < MIN_POSITIVE:
         return None, None
-    ranked = row["shap_rank"] is not None and row["shap_rank"] <= row["top_k"]
+    ranked = bool(pd.notna(row["shap_rank"]) and row["shap_rank"] <= row["top_k"])
     return bool(ranked), bool(row["auroc_gain"][0] >= 0.05)
 
 
@@ -347,7 +347,7 @@ def log_gdsc_runs(result: GDSCBenchmark, experiment: str, uri: str | None) -> di
                 | {"label": "upper tertile of ln IC50", "join": result.join}
             )
             metrics = {k: row[k] for k in ("n_lines", "n_positive", "n_resistant", "shap_push")}
-            if row["shap_rank"] is not None:
+            if pd.notna(row["shap_rank"]):
                 metrics["shap_rank"] = row["shap_rank"]
             for key in ("auroc", "auroc_tissue_rate", "auroc_gain", "auroc_loto"):
                 metrics.update(dict(zip((key, f"{key}_low", f"{key}_high"), row[key], strict=True)))

@@ -192,7 +192,7 @@ def render_gdsc_markdown(result: object) -> str:
             "gain (a)": drugs["auroc_gain"].map(_ci),
             "AUROC LOTO (b)": drugs["auroc_loto"].map(_ci),
             "SHAP rank (target)": [
-                f"{'–' if r is None else int(r)} (top-{k})"
+                f"{'–' if pd.isna(r) else int(r)} (top-{k})"
                 for r, k in zip(drugs["shap_rank"], drugs["top_k"], strict=True)
             ],
             "SHAP push": drugs["shap_push"],
