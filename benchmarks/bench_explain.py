@@ -49,6 +49,7 @@ def main() -> int:
 
     import xgboost as xgb
 
+    from oncoresist._estimator_utils import xgboost_feature_names
     from oncoresist.config import load_config
     from oncoresist.contract import MECHANISMS
     from oncoresist.cv import make_feature_builder, make_mechanism_model, make_survival_model
@@ -81,7 +82,11 @@ def main() -> int:
     def raw() -> None:
         for model in (mech, surv):
             seen = list(model.feature_names_in_)
-            matrix = xgb.DMatrix(features[seen].to_numpy(np.float64), missing=np.nan)
+            matrix = xgb.DMatrix(
+                features[seen].to_numpy(np.float64),
+                feature_names=xgboost_feature_names(seen),
+                missing=np.nan,
+            )
             model.booster_.predict(matrix, pred_contribs=True, strict_shape=True)
 
     raw_s = best_of(raw)
