@@ -380,3 +380,34 @@ def test_killed_run_leaves_no_partial_file(scoring_model, tmp_path, signum):
     assert child.returncode != 0
     assert not out.exists()
     assert leftovers(tmp_path) == []
+
+
+def test_progress_reports_rows_per_second_unless_quiet():
+    from contextlib import nullcontext
+
+    from oncoresist.cli import _rows_progress
+
+    display, report = _rows_progress(quiet=False)
+    with display:
+        time.sleep(0.05)
+        report(1200, None)
+        task = display.tasks[0]
+        assert task.completed == 1200
+        assert task.fields["rate"].endswith(" rows/s")
+    assert display.console.stderr
+    quiet_display, quiet_report = _rows_progress(quiet=True)
+    assert isinstance(quiet_display, nullcontext)
+    assert quiet_report is None
+
+
+@pytest.mark.parametrize(("suffix", "rows"), [("csv", 1), ("parquet", 1), ("parquet", 36)])
+def test_sheet_files_of_any_length_stream_in_chunks(scoring_model, tmp_path, suffix, rows):
+    sheet = demo_text().iloc[:rows]
+    path = tmp_path / f"in.{suffix}"
+    if suffix == "csv":
+        sheet.to_csv(path, index=False)
+    else:
+        sheet.to_parquet(path, index=False)
+    job = score_file(path, tmp_path / "o.csv", model=str(scoring_model.folder), chunk_size=7)
+    assert job.accounting() == f"read {rows} = scored {rows} + rejected 0"
+    assert pd.read_csv(job.out)["treatment_id"].tolist() == sheet["treatment_id"].tolist()
