@@ -203,26 +203,28 @@ def evaluate_and_log(
     from oncoresist import tracking
 
     times = config.evaluation.times_months
-    held = evaluate_held_out(
-        mech=mech,
-        surv=surv,
-        x=x_test,
-        y_train=y_train,
-        y=y_test,
-        y_mech=y_mech_test,
-        labelled=lab_test,
-        profiles=test_profiles,
-        ground_truth=data.ground_truth,
-        outcomes=data.outcomes,
-        n_boot=config.evaluation.bootstrap_resamples,
-        seed=config.seed,
-        times=times,
-    )
+    with timer.stage("evaluation"):
+        held = evaluate_held_out(
+            mech=mech,
+            surv=surv,
+            x=x_test,
+            y_train=y_train,
+            y=y_test,
+            y_mech=y_mech_test,
+            labelled=lab_test,
+            profiles=test_profiles,
+            ground_truth=data.ground_truth,
+            outcomes=data.outcomes,
+            n_boot=config.evaluation.bootstrap_resamples,
+            seed=config.seed,
+            times=times,
+        )
     held.mechanism.fit_seconds = timer.seconds.get("xgboost_mechanism")
     held.survival.fit_seconds = timer.seconds.get("xgboost_survival")
     evaluations: list[Evaluation] = [held.mechanism, held.survival]
     report("evaluation", 0.6)
-    log_held_out(held, surv=surv, x=x_test, y=y_test, y_mech=y_mech_test)
+    with timer.stage("plots_and_logging"):
+        log_held_out(held, surv=surv, x=x_test, y=y_test, y_mech=y_mech_test)
     calibration_report = getattr(mech, "calibration_report_", None)
     if isinstance(calibration_report, dict):
         tracking.log_dict(_jsonable(calibration_report), "evaluation/calibration_report.json")
