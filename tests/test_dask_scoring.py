@@ -26,7 +26,7 @@ def cluster_client():
 
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -246,3 +246,56 @@ def test_seen_before_gives_first_accepting_partition():
     accepted = {0: {"b": 3}, 1: {"b": 5, "c": 6}, 2: {"a": 9, "c": 10}}
     seen = seen_before(shared, accepted, 3)
     assert seen == {0: {}, 1: {"b": 3}, 2: {"c": 6}}
+
+
+def test_cli_score_engine_dask(cluster_client, scoring_model, sheet, tmp_path):
+    """`oncoresist score --engine dask --scheduler ADDRESS`: exit 3 (rows rejected), accounting."""
+    from typer.testing import CliRunner
+
+    from oncoresist.cli import app
+
+    out = tmp_path / "scores"
+    common = ["score", "-q", "--input", str(sheet["parquet"]), "--out", str(out),
+              "--model", str(scoring_model.folder)]  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            *common,
+            "--engine",
+            "dask",
+            "--scheduler",
+            cluster_client.scheduler.address,
+            "--chunk-size",
+            str(PARTITION_ROWS),
+        ],
+    )
+    assert result.exit_code == 3, result.output
+    assert "read 90 = scored 87 + rejected 3" in result.stdout
+    assert len(pd.read_parquet(out)) == 87
+
+
+@pytest.mark.parametrize(
+    "options", [["--engine", "spark"], ["--engine", "dask", "--format", "csv"]]
+)
+def test_cli_score_engine_usage_errors(scoring_model, sheet, tmp_path, options):
+    from typer.testing import CliRunner
+
+    from oncoresist.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "-q",
+            "--input",
+            str(sheet["parquet"]),
+            "--out",
+            str(tmp_path / "s"),
+            "--model",
+            str(scoring_model.folder),
+            *options,
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--engine must be local or dask" in result.output
+    assert not (tmp_path / "s").exists()

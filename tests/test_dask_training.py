@@ -42,7 +42,7 @@ def both_engines(tiny_training_cohort, tmp_path_factory):
         local = train(config, tiny_training_cohort, tracking_uri=uri)
         with (
             LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
             ) as cluster,
             Client(cluster) as client,
         ):
@@ -60,7 +60,8 @@ def test_dask_run_is_logged_like_the_local_run(both_engines):
     assert dask_run.data.params["engine"] == "dask"
     assert dask_run.data.tags["engine"] == "dask"
     assert set(dask_run.data.metrics) == set(local_run.data.metrics)
-    same = {k for k in local_run.data.params if k != "engine"}
+    # git_commit may move between the two runs when the tree changes under a long test.
+    same = {k for k in local_run.data.params if k not in {"engine", "git_commit"}}
     assert {k: dask_run.data.params[k] for k in same} == {k: local_run.data.params[k] for k in same}
 
 

@@ -79,7 +79,7 @@ def dask_client(
     workers = n_workers or machine_workers()
     with (
         LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as local,
     ):
