@@ -75,6 +75,8 @@ def test_open_upper_bound_when_follow_up_never_reaches_the_upper_level():
     # Never-resistant patients (inf) are inside an open interval; only early ones fall out.
     assert result["above"] == 0.0
     assert result["coverage"] == pytest.approx(1 - result["below"])
+    # One-sided [F^-1(0.2), inf): the whole 20% miscoverage goes to the lower tail.
+    assert abs(result["coverage"] - 0.8) <= 0.03
     assert calibrator.summary()["open_upper_bound"] is True
 
 

@@ -26,7 +26,10 @@ exact conformal rank).
 
 Open upper bound: when the Kaplan–Meier curve of ``U`` never reaches ``(1 + coverage) / 2``
 (many patients still resistance-free at the end of follow-up, e.g. a cured fraction), ``b = 1``
-and ``months_hi = inf``: "no upper limit can be given". Coverage against the true times counts a
+and ``months_hi = inf``: "no upper limit can be given"; the interval is then one-sided,
+``[F_i^-1(1 - coverage), inf)``, so it still holds ``coverage`` of the patients (all of the
+miscoverage goes to the lower tail; with a cured fraction above ``(1 - coverage) / 2`` the
+equal-tailed upper quantile is infinite anyway). Coverage against the true times counts a
 patient who never becomes resistant (``true_event_months = inf``) as covered only by such an
 open interval.
 """
@@ -201,6 +204,13 @@ class TimeIntervalCalibrator:
             reached = cdf.size > 0 and cdf[-1] >= p - 1e-12
             levels.append(km_level(x, cdf, p) if reached else km_level(km_x, km, p))
             extrapolated.append(not reached)
+        if levels[1] >= 1.0:
+            # No finite upper bound: the interval is one-sided, [F^-1(1 - coverage), inf), so
+            # the whole miscoverage goes to the lower tail (identified early in follow-up).
+            p = 1.0 - self.coverage
+            reached = cdf.size > 0 and cdf[-1] >= p - 1e-12
+            levels[0] = km_level(x, cdf, p) if reached else km_level(km_x, km, p)
+            extrapolated[0] = not reached
         return levels[0], levels[1], extrapolated
 
     def levels_for(self, groups: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
