@@ -71,9 +71,7 @@ def base_sheet(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     from oncoresist.simulate import simulate_cohort
 
     cohort = simulate_cohort(n=n, seed=seed).cohort
-    cohort = cohort.with_tables(
-        treatments=annotate_treatments(cohort.treatments, cohort.patients)
-    )
+    cohort = cohort.with_tables(treatments=annotate_treatments(cohort.treatments, cohort.patients))
     profiles = cohort_to_profiles(cohort)
     sheet = profile_sheet(profiles)
     expression = [c for c in sheet.columns if str(c).startswith("expr_")]
