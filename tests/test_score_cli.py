@@ -122,7 +122,7 @@ def test_unknown_columns_listed_once_across_chunks(scoring_model, tmp_path):
     path = tmp_path / "in.csv"
     demo_text().assign(mrn="x").to_csv(path, index=False)
     result = score("--model", str(scoring_model.folder), "--input", str(path), "--out",
-                   str(tmp_path / "o.csv"), "--chunk-size", "5")  # fmt: skip
+                   str(tmp_path / "o.csv"), "--chunk-size", "12")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert result.stderr.count("columns not used: mrn") == 1
 
