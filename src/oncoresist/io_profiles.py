@@ -195,7 +195,33 @@ def profiles_to_cohort(
 def _expression_cells(
     frame: pd.DataFrame, expr_cols: list[str]
 ) -> tuple[np.ndarray, dict[int, list[tuple[str, str, str, str]]]]:
-    """Parse every ``expr_`` column at once: values (NaN = missing) and bad cells by row."""
+    """Parse every ``expr_`` column at once: values (NaN = missing) and bad cells by row.
+
+    The whole block is converted in one step (the common case: every cell a number or
+    blank); only when some cell is not a finite number on the log2(TPM+1) scale does the
+    column-by-column reader run, to say which cells and why.
+    """
+    if not expr_cols:
+        return np.full((len(frame), 0), np.nan), {}
+    block = frame[expr_cols].to_numpy(dtype=object)
+    flat = block.ravel()
+    blank = pd.isna(flat) | np.isin(flat, ["", *NUMERIC_MISSING])
+    try:
+        numbers = np.where(blank, np.nan, flat).astype(float).reshape(block.shape)
+    except (TypeError, ValueError):
+        return _expression_cells_by_column(frame, expr_cols)
+    missing = blank.reshape(block.shape)
+    with np.errstate(invalid="ignore"):
+        bad = ~missing & (~np.isfinite(numbers) | (numbers < -0.5) | (numbers > LOG2_TPM_MAX))
+    if bad.any():
+        return _expression_cells_by_column(frame, expr_cols)
+    return np.where(missing, np.nan, numbers), {}
+
+
+def _expression_cells_by_column(
+    frame: pd.DataFrame, expr_cols: list[str]
+) -> tuple[np.ndarray, dict[int, list[tuple[str, str, str, str]]]]:
+    """Column-by-column parse that locates every bad cell (the slow, explanatory path)."""
     values = np.full((len(frame), len(expr_cols)), np.nan)
     problems: dict[int, list[tuple[str, str, str, str]]] = {}
     for j, column in enumerate(expr_cols):

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = "oncoresist"
 DEFAULT_STORE_DIR = "mlruns"
 BUNDLE_ARTIFACT = "bundle"
+DATA_ARTIFACT = "data"
 
 T = TypeVar("T")
 
@@ -285,7 +286,14 @@ with _without_type_hint_nag():
         # No type hints on the MLflow hooks: MLflow would try (and fail) to derive a schema from
         # them; the signature logged with the model describes the input instead.
         def load_context(self, context):
-            """Load the bundle from the model's artifacts."""
+            """Load the bundle and point oncoresist at the knowledge base logged with it.
+
+            A served model runs where no oncoresist checkout exists; the drug catalogue,
+            resistance catalogue and signatures it was trained with travel as the ``data``
+            artifact (an explicit ``ONCORESIST_DATA_DIR`` still wins).
+            """
+            if DATA_ARTIFACT in context.artifacts:
+                os.environ.setdefault("ONCORESIST_DATA_DIR", context.artifacts[DATA_ARTIFACT])
             self.bundle = ResistanceBundle.load(context.artifacts[BUNDLE_ARTIFACT])
 
         def predict(self, context, model_input, params=None):
@@ -328,6 +336,16 @@ def pip_requirements() -> list[str]:
     return reqs
 
 
+def _knowledge_snapshot(destination: Path) -> Path:
+    """Copy the knowledge base (``data/knowledge``) the model was trained with."""
+    import shutil
+
+    from oncoresist.paths import knowledge_dir
+
+    shutil.copytree(knowledge_dir(), destination / "knowledge")
+    return destination
+
+
 def log_bundle(
     bundle: ResistanceBundle,
     registered_name: str | None = DEFAULT_MODEL_NAME,
@@ -343,12 +361,13 @@ def log_bundle(
     package_dir = Path(oncoresist.__file__).resolve().parent
     with tempfile.TemporaryDirectory() as tmp, _without_type_hint_nag():
         folder = bundle.save(Path(tmp) / "bundle")
+        data = _knowledge_snapshot(Path(tmp) / "data")
         signature = profile_signature(input_example) if input_example is not None else None
         info = with_retry(
             lambda: mlflow.pyfunc.log_model(
                 name="model",
                 python_model=ResistanceBundleModel(),
-                artifacts={BUNDLE_ARTIFACT: str(folder)},
+                artifacts={BUNDLE_ARTIFACT: str(folder), DATA_ARTIFACT: str(data)},
                 code_paths=[str(package_dir)],
                 pip_requirements=pip_requirements(),
                 signature=signature,
