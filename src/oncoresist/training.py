@@ -27,6 +27,7 @@ from oncoresist.cv import (
     make_feature_builder,
     make_mechanism_model,
     make_survival_model,
+    mechanism_columns,
 )
 from oncoresist.provenance import StageTimer, data_fingerprint, git_commit, package_versions
 
@@ -209,7 +210,10 @@ def train(
         lab_test = out_test["mechanism"].notna().to_numpy()
         with timer.stage("xgboost_mechanism"):
             mech = make_mechanism_model(config, **cv.best_mechanism)
-            mech.fit(x_train[lab_train], out_train["mechanism"][lab_train].to_numpy())
+            mech.fit(
+                x_train.loc[lab_train, mechanism_columns(builder, config)],
+                out_train["mechanism"][lab_train].to_numpy(),
+            )
         with timer.stage("xgboost_survival"):
             surv = make_survival_model(config, **cv.best_survival).fit(x_train, y_train)
         report("final fit", 1.0)
@@ -287,7 +291,7 @@ def train(
         run_id=run.info.run_id,
         model_name=registered,
         model_version=logged["version"],
-        metrics=outcome.metrics,
+        metrics={**outcome.metrics, **uncertainty.metrics},
         comparison=outcome.comparison,
         evaluations=outcome.evaluations,
         timings=dict(timer.seconds),
