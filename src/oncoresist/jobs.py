@@ -273,6 +273,15 @@ def run_main_job(
     console.print(scored.accounting())
     console.print(f"Scores written to {scored.out}")
     done["scores"] = scored.out
+
+    step("6. Write the review report")
+    from oncoresist.explain_job import report_file
+
+    report = report_file(
+        demo_dir() / "profiles.csv", reports / "demo.html", model=str(exported), overwrite=True
+    )
+    console.print(f"Review report written to {report.out}")
+    done["report"] = report.out
     return done
 
 

@@ -274,6 +274,7 @@ def train(
             },
             extras=extras,
         )
+        _explain_and_check_fidelity(config, data, bundle, test_p, x_test, timer, outcome)
         with timer.stage("logging"):
             registered = None
             if config.tracking.register_model:
@@ -298,6 +299,29 @@ def train(
         split_counts=split_counts,
         bundle=bundle,
     )
+
+
+def _explain_and_check_fidelity(
+    config: TrainingConfig,
+    data: TrainingData,
+    bundle: Any,
+    test_profiles: pd.DataFrame,
+    x_test: pd.DataFrame,
+    timer: StageTimer,
+    outcome: Any,
+) -> None:
+    """Log global SHAP figures; on simulated data, check the drivers against the truth."""
+    from oncoresist.explain_plots import log_global_explanations
+    from oncoresist.fidelity import fidelity_for_training, log_fidelity
+    from oncoresist.simulate_output import SIMULATION_FILE
+
+    if config.explain_rows > 0:
+        log_global_explanations(bundle, x_test.iloc[: config.explain_rows], timer=timer)
+    if data.ground_truth is not None and (Path(data.source) / SIMULATION_FILE).exists():
+        with timer.stage("fidelity"):
+            fidelity = fidelity_for_training(bundle, data.source, test_profiles, x_test)
+        log_fidelity(fidelity)
+        outcome.metrics.update(fidelity.metrics)
 
 
 def _split_counts(profiles: pd.DataFrame, split: pd.Series) -> pd.DataFrame:
