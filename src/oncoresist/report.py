@@ -79,6 +79,7 @@ def model_card(bundle: Any, reference: str = "") -> tuple[dict[str, Any], list[d
         "oncoresist_version": meta.get("oncoresist_version", __version__),
         "intended_use": INTENDED_USE,
         "notice": RESEARCH_USE_NOTICE,
+        "uncertainty": _uncertainty_lines(meta.get("uncertainty") or {}),
     }
     metrics = []
     values = meta.get("metrics", {}) or {}
@@ -95,6 +96,25 @@ def model_card(bundle: Any, reference: str = "") -> tuple[dict[str, Any], list[d
             }
         )
     return card, metrics
+
+
+def _uncertainty_lines(card: dict[str, Any]) -> list[str]:
+    """Plain lines about the uncertainty components recorded in the model card."""
+    lines = []
+    for key, value in card.items():
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            text = f"{value:.3f}" if isinstance(value, float) else str(value)
+            lines.append(f"{key.replace('_', ' ')}: {text}")
+    return lines
+
+
+def _interval_text(low: Any, high: Any) -> str:
+    """``lo – hi`` months; an open upper bound reads ``at least lo``."""
+    if low is None or low != low:
+        return ""
+    if high is None or high != high or high == float("inf"):
+        return f"at least {low:.1f} (no upper limit within follow-up)"
+    return f"{low:.1f} – {high:.1f}"
 
 
 def _known(text: Any) -> list[dict[str, str]]:
@@ -199,11 +219,11 @@ def _patient_sections(bundle: Any, cohort: Any, chosen: pd.DataFrame, k: int) ->
                 "predicted": mechanism,
                 "probability": f"{row[f'p_{mechanism}']:.2f}",
                 "median": f"{row['median_months_to_resistance']:.1f}",
-                "interval": (
-                    f"{low:.1f} – {high:.1f}"
-                    if low is not None and high is not None and low == low and high == high
-                    else ""
-                ),
+                "interval": _interval_text(low, high),
+                "mechanism_set": str(row.get("mechanism_set", "") or ""),
+                "ood_flag": isinstance(row.get("ood_flag"), bool | np.bool_)
+                and bool(row.get("ood_flag")),
+                "ood_reasons": str(row.get("ood_reasons", "") or ""),
                 "warnings": str(row.get("row_warnings", "") or ""),
                 "drivers": [d.sentence for d in drivers],
                 "known": _known(row.get("known_resistance_alterations")),
@@ -214,7 +234,9 @@ def _patient_sections(bundle: Any, cohort: Any, chosen: pd.DataFrame, k: int) ->
                         curves[i],
                         float(row["median_months_to_resistance"]),
                         None if low is None or low != low else float(low),
-                        None if high is None or high != high else float(high),
+                        None
+                        if high is None or high != high or high == float("inf")
+                        else float(high),
                     ),
                     "mechanism_waterfall": waterfall_chart(
                         labels,
