@@ -202,3 +202,18 @@ def test_empty_registry_says_train_first(tmp_path):
     uri = f"sqlite:///{tmp_path}/empty.db"
     with pytest.raises(ModelLoadError, match=r"registry is empty: train a model first"):
         tracking.load_bundle("models:/oncoresist@champion", uri=uri)
+
+
+def test_pyfunc_rows_keep_input_positions_with_rejection_reasons():
+    import pandas as pd
+
+    from oncoresist.exceptions import Problem
+    from oncoresist.scoring import ScoreResult
+    from oncoresist.tracking import rows_in_input_order
+
+    scores = pd.DataFrame({"treatment_id": ["T0", "T2"], "p_bypass": [0.4, 0.7]})
+    rejected = [Problem("input", 1, "mutations", "EGFR L858R;;", "empty item", "remove it")]
+    out = rows_in_input_order(ScoreResult(scores, rejected, n_read=3), 3)
+    assert out["treatment_id"].tolist()[0] == "T0" and out["treatment_id"].tolist()[2] == "T2"
+    assert pd.isna(out.loc[1, "p_bypass"])
+    assert out["rejected_reason"].tolist() == ["", "mutations: empty item", ""]

@@ -297,13 +297,39 @@ with _without_type_hint_nag():
             self.bundle = ResistanceBundle.load(context.artifacts[BUNDLE_ARTIFACT])
 
         def predict(self, context, model_input, params=None):
-            """Score a profile frame with the library's scoring function."""
+            """Score a profile frame: one output row per input row, in input order.
+
+            Rows the scorer rejects keep their place with empty predictions and the reason
+            in ``rejected_reason`` (Spark UDFs and HTTP clients need one row per input row).
+            """
             from oncoresist.scoring import score_profiles
 
             frame = (
                 model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
             )
-            return score_profiles(self.bundle, frame, **(params or {})).scores
+            frame = frame.reset_index(drop=True)
+            result = score_profiles(self.bundle, frame, first_line=0, **(params or {}))
+            return rows_in_input_order(result, len(frame))
+
+
+def rows_in_input_order(result: Any, n_rows: int) -> pd.DataFrame:
+    """Scored rows and rejected rows interleaved back into input positions.
+
+    ``result`` comes from ``score_profiles(..., first_line=0)``, so a problem's ``row`` is the
+    input position; scored rows keep input order, so they fill the remaining positions.
+    """
+    reasons: dict[int, list[str]] = {}
+    for problem in result.rejected:
+        if problem.row is not None:
+            where = f"{problem.column}: " if problem.column else ""
+            reasons.setdefault(int(problem.row), []).append(where + problem.reason)
+    scored = result.scores.reset_index(drop=True)
+    kept = [i for i in range(n_rows) if i not in reasons]
+    if len(kept) != len(scored):
+        raise RuntimeError("row accounting failed in the pyfunc model; please report this bug")
+    out = scored.set_axis(kept, axis=0).reindex(range(n_rows))
+    out["rejected_reason"] = ["; ".join(reasons[i]) if i in reasons else "" for i in range(n_rows)]
+    return out
 
 
 def pip_requirements() -> list[str]:
