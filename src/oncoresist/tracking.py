@@ -288,11 +288,16 @@ with _without_type_hint_nag():
         def load_context(self, context):
             """Load the bundle and point oncoresist at the knowledge base logged with it.
 
-            A served model runs where no oncoresist checkout exists; the drug catalogue,
+            A served model may run where no oncoresist checkout exists; the drug catalogue,
             resistance catalogue and signatures it was trained with travel as the ``data``
-            artifact (an explicit ``ONCORESIST_DATA_DIR`` still wins).
+            artifact and are used when no knowledge base is installed (an explicit
+            ``ONCORESIST_DATA_DIR`` still wins).
             """
-            if DATA_ARTIFACT in context.artifacts:
+            from oncoresist.paths import knowledge_dir
+
+            # Only where no knowledge base is installed (a fresh serving environment): the
+            # variable is process-wide, and the artifact folder lives as long as the model.
+            if DATA_ARTIFACT in context.artifacts and not knowledge_dir().is_dir():
                 os.environ.setdefault("ONCORESIST_DATA_DIR", context.artifacts[DATA_ARTIFACT])
             self.bundle = ResistanceBundle.load(context.artifacts[BUNDLE_ARTIFACT])
 
