@@ -555,7 +555,8 @@ def load_bundle(reference: str, uri: str | None = None) -> ResistanceBundle:
         local = mlflow.artifacts.download_artifacts(artifact_uri=reference)
     except MlflowException as err:
         raise ModelLoadError(
-            f"cannot resolve model {reference!r}: {err.message}. {_registry_listing(client)}"
+            f"cannot resolve model {reference!r}: {err.message.rstrip('.')}. "
+            f"{_registry_listing(client)}"
         ) from err
     bundle = _bundle_from_folder(Path(local))
     bundle.metadata.update(_registry_identity(reference, client))
@@ -614,7 +615,8 @@ def export_bundle(reference: str, destination: str | Path, uri: str | None = Non
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=reference))
     except MlflowException as err:
         raise ModelLoadError(
-            f"cannot export {reference!r}: {err.message}. {_registry_listing(MlflowClient())}"
+            f"cannot export {reference!r}: {err.message.rstrip('.')}. "
+            f"{_registry_listing(MlflowClient())}"
         ) from err
     staging = destination.with_name(destination.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
