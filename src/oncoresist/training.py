@@ -321,7 +321,8 @@ def _explain_and_check_fidelity(
         with timer.stage("fidelity"):
             fidelity = fidelity_for_training(bundle, data.source, test_profiles, x_test)
         log_fidelity(fidelity)
-        outcome.metrics.update(fidelity.metrics)
+        # NaN = no carrier of that cause in the test split: undefined, not a score.
+        outcome.metrics.update({k: v for k, v in fidelity.metrics.items() if v == v})
 
 
 def _split_counts(profiles: pd.DataFrame, split: pd.Series) -> pd.DataFrame:
