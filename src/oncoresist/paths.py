@@ -17,9 +17,20 @@ def project_root() -> Path:
 
 
 def data_dir() -> Path:
-    """Return the folder holding ``knowledge/``, ``params/`` and ``demo/``."""
+    """Return the folder holding ``knowledge/``, ``params/`` and ``demo/``.
+
+    ``ONCORESIST_DATA_DIR`` wins; then the repository's ``data/``; then a ``data/`` folder
+    beside the package, which is where a logged MLflow model keeps the knowledge base it was
+    trained with (its code copy has no repository around it).
+    """
     override = os.environ.get("ONCORESIST_DATA_DIR")
-    return Path(override).resolve() if override else project_root() / "data"
+    if override:
+        return Path(override).resolve()
+    repository = project_root() / "data"
+    beside_package = Path(__file__).resolve().parents[1] / "data"
+    if not repository.is_dir() and beside_package.is_dir():
+        return beside_package
+    return repository
 
 
 def knowledge_dir() -> Path:

@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = "oncoresist"
 DEFAULT_STORE_DIR = "mlruns"
 BUNDLE_ARTIFACT = "bundle"
-DATA_ARTIFACT = "data"
 
 T = TypeVar("T")
 
@@ -286,19 +285,7 @@ with _without_type_hint_nag():
         # No type hints on the MLflow hooks: MLflow would try (and fail) to derive a schema from
         # them; the signature logged with the model describes the input instead.
         def load_context(self, context):
-            """Load the bundle and point oncoresist at the knowledge base logged with it.
-
-            A served model may run where no oncoresist checkout exists; the drug catalogue,
-            resistance catalogue and signatures it was trained with travel as the ``data``
-            artifact and are used when no knowledge base is installed (an explicit
-            ``ONCORESIST_DATA_DIR`` still wins).
-            """
-            from oncoresist.paths import knowledge_dir
-
-            # Only where no knowledge base is installed (a fresh serving environment): the
-            # variable is process-wide, and the artifact folder lives as long as the model.
-            if DATA_ARTIFACT in context.artifacts and not knowledge_dir().is_dir():
-                os.environ.setdefault("ONCORESIST_DATA_DIR", context.artifacts[DATA_ARTIFACT])
+            """Load the bundle from the model's artifacts."""
             self.bundle = ResistanceBundle.load(context.artifacts[BUNDLE_ARTIFACT])
 
         def predict(self, context, model_input, params=None):
@@ -368,7 +355,10 @@ def pip_requirements() -> list[str]:
 
 
 def _knowledge_snapshot(destination: Path) -> Path:
-    """Copy the knowledge base (``data/knowledge``) the model was trained with."""
+    """Copy the knowledge base (``data/knowledge``) the model was trained with.
+
+    ``destination`` is named ``data`` so that, as a code path, it lands beside the package.
+    """
     import shutil
 
     from oncoresist.paths import knowledge_dir
@@ -398,8 +388,10 @@ def log_bundle(
             lambda: mlflow.pyfunc.log_model(
                 name="model",
                 python_model=ResistanceBundleModel(),
-                artifacts={BUNDLE_ARTIFACT: str(folder), DATA_ARTIFACT: str(data)},
-                code_paths=[str(package_dir)],
+                artifacts={BUNDLE_ARTIFACT: str(folder)},
+                # The knowledge base travels beside the code copy (paths.data_dir finds it),
+                # so a served model or a Dask worker needs no checkout.
+                code_paths=[str(package_dir), str(data)],
                 pip_requirements=pip_requirements(),
                 signature=signature,
                 input_example=input_example,
