@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01-explore-cohort.ipynb"
+from notebook_runner import run_notebook
 
 
 @pytest.mark.slow
 def test_notebook_01_executes_headless(tmp_path):
-    nbformat = pytest.importorskip("nbformat", reason="nbformat is needed to read notebooks")
-    nbclient = pytest.importorskip("nbclient", reason="nbclient is needed to run notebooks")
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec("python3")
-    except NoSuchKernel:
-        pytest.skip(
-            "no 'python3' Jupyter kernel: run `.venv/bin/python -m ipykernel install --sys-prefix`"
-        )
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook,
-        timeout=300,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    client.execute()
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    outputs = run_notebook("01-explore-cohort.ipynb", tmp_path, timeout=300)
     assert not [o for o in outputs if o.get("output_type") == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 2  # KM curves and mechanism shares

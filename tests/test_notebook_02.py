@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "02-train-and-compare.ipynb"
+from notebook_runner import run_notebook
 
 
 @pytest.mark.slow
 def test_notebook_02_executes_headless(tmp_path, monkeypatch):
-    nbformat = pytest.importorskip("nbformat", reason="nbformat is needed to read notebooks")
-    nbclient = pytest.importorskip("nbclient", reason="nbclient is needed to run notebooks")
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec("python3")
-    except NoSuchKernel:
-        pytest.skip(
-            "no 'python3' Jupyter kernel: run `.venv/bin/python -m ipykernel install --sys-prefix`"
-        )
     uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # the kernel inherits the environment
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's work folder lands here too
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    client.execute()
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    outputs = run_notebook("02-train-and-compare.ipynb", tmp_path, timeout=600)
     assert not [o for o in outputs if o.get("output_type") == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 1  # models vs oracle
