@@ -31,16 +31,12 @@ NUMERIC_OUTPUTS = [
 
 @pytest.fixture(scope="module")
 def demo_profiles():
-    """A few rows of the committed demo profile sheet, numbers as float64.
-
-    MLflow's pyfunc enforces the signature's ``double`` columns and refuses to cast int64
-    (STACK_NOTES), so a caller casts integer columns first.
+    """A few rows of the committed demo profile sheet as pandas reads it (``line_number``
+    int64): the pyfunc's signature accepts it without casting.
     """
     from oncoresist.paths import demo_dir
 
-    frame = pd.read_csv(demo_dir() / "profiles.csv").head(8)
-    numeric = [c for c in frame.columns if frame[c].dtype.kind in "if"]
-    return frame.astype({c: "float64" for c in numeric})
+    return pd.read_csv(demo_dir() / "profiles.csv").head(8)
 
 
 def _copy(tiny_trained_model) -> ResistanceBundle:

@@ -30,10 +30,10 @@ NUMBERS = [
     "median_months_to_resistance",
     *[f"p_resistance_free_{m}m" for m in LANDMARK_MONTHS],
 ]
-#: model_version is not compared: the bundle is saved before the registry numbers it, so only
-#: a registry load (the CLI) can fill it; served rows carry the run id (reported as a gap).
+#: model_version included: the served model asks the registry for it when it loads.
 TEXT = ["patient_id", "treatment_id", "drug", "predicted_mechanism", "mechanism_drivers",
-        "time_drivers", "row_warnings", "model_name", "run_id", "trained_on"]  # fmt: skip
+        "time_drivers", "row_warnings", "model_name", "model_version", "run_id",
+        "trained_on"]  # fmt: skip
 #: The server starts a fresh Python with MLflow and the model: slow on a busy machine.
 SERVER_START_S = 240
 
@@ -100,14 +100,12 @@ def server(scoring_model, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def sheet() -> pd.DataFrame:
-    """The demo sheet as pandas reads it (numbers typed, empty cells missing).
-
-    Whole-number columns are sent as floats: the logged signature declares numbers as double
-    and MLflow refuses int64 -> double (reported to tracking; the CLI accepts both).
+    """The demo sheet as pandas reads it (numbers typed, ``line_number`` int64, empty cells
+    missing): the logged signature accepts it as it is.
     """
     frame = pd.read_csv(DEMO)
-    whole = frame.select_dtypes("integer").columns
-    return frame.astype(dict.fromkeys(whole, "float64"))
+    assert frame["line_number"].dtype == "int64" and frame["line_number"].max() > 1
+    return frame
 
 
 def served(url: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -150,4 +148,6 @@ def test_serve_pyfunc_and_cli_give_the_same_numbers(server, scoring_model, sheet
                 == cli[column].fillna("").astype(str).tolist()
             ), (name, column)
     assert (cli["run_id"] == scoring_model.run_id).all()
-    assert (cli["model_version"].astype(str) == scoring_model.version).all()
+    assert scoring_model.version
+    for frame in (over_http, pyfunc, cli):
+        assert (frame["model_version"].astype(str) == scoring_model.version).all()

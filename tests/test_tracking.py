@@ -217,3 +217,76 @@ def test_pyfunc_rows_keep_input_positions_with_rejection_reasons():
     assert out["treatment_id"].tolist()[0] == "T0" and out["treatment_id"].tolist()[2] == "T2"
     assert pd.isna(out.loc[1, "p_bypass"])
     assert out["rejected_reason"].tolist() == ["", "mutations: empty item", ""]
+
+
+# --------------------------------------------------------------------------------------
+# The pyfunc model: input signature and the version it stamps on rows
+# --------------------------------------------------------------------------------------
+
+
+def _demo_rows(n: int = 6):
+    """Demo sheet rows as pandas reads them: line_number int64 (one value above 1)."""
+    import pandas as pd
+
+    from oncoresist.paths import demo_dir
+
+    frame = pd.read_csv(demo_dir() / "profiles.csv").head(n)
+    assert frame["line_number"].dtype == "int64" and frame["line_number"].max() > 1
+    return frame
+
+
+def test_signature_accepts_integer_and_float_line_numbers_and_empty_text_columns():
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import validate_schema
+
+    example = pd.DataFrame(
+        {"patient_id": ["P"], "cancer_type": ["nsclc"], "drug": ["osimertinib"],
+         "line_number": [1.0], "fusions": [""], "expr_EGFR": [0.5]}
+    )  # fmt: skip
+    schema = tracking.profile_signature(example).inputs
+    rows = pd.DataFrame(
+        {"patient_id": [101, 102], "cancer_type": ["nsclc"] * 2, "drug": ["osimertinib"] * 2,
+         "line_number": [1, 2], "fusions": [float("nan")] * 2, "expr_EGFR": [0.1, 0.2]}
+    )  # fmt: skip
+    validate_schema(rows, schema)  # int64 line numbers and ids, an all-empty text column
+    validate_schema(rows.astype({"line_number": "float64"}), schema)
+    validate_schema(rows.astype({"line_number": "str"}), schema)  # cells as text (Spark CSV)
+    # Expression stays numeric and the required columns stay required.
+    with pytest.raises(MlflowException, match="expr_EGFR"):
+        validate_schema(rows.assign(expr_EGFR=["high", "low"]), schema)
+    with pytest.raises(MlflowException, match="line_number"):
+        validate_schema(rows.drop(columns="line_number"), schema)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reference", ["models:/oncoresist/1", "runs"])
+def test_pyfunc_rows_carry_the_registered_version(tiny_trained_model, reference):
+    run_id = tiny_trained_model.result.run_id
+    if reference == "runs":
+        reference = f"runs:/{run_id}/model"
+    model = tracking.load_pyfunc(reference, uri=tiny_trained_model.uri)
+    rows = _demo_rows()
+    out = model.predict(rows)  # int64 line numbers, as read from CSV
+    assert len(out) == len(rows) and (out["rejected_reason"] == "").all()
+    assert out["model_version"].tolist() == ["1"] * len(rows)
+    assert out["model_name"].tolist() == ["oncoresist"] * len(rows)
+    assert (out["run_id"] == run_id).all()
+    # The CLI's loader agrees for a run reference too.
+    assert (
+        tracking.load_bundle(reference, uri=tiny_trained_model.uri).metadata["model_version"] == "1"
+    )
+
+
+@pytest.mark.slow
+def test_pyfunc_of_an_exported_folder_knows_its_version_offline(
+    tiny_trained_model, tmp_path, monkeypatch
+):
+    import mlflow
+
+    dest = tracking.export_bundle(
+        "models:/oncoresist/1", tmp_path / "champion", uri=tiny_trained_model.uri
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
+    out = mlflow.pyfunc.load_model(str(dest)).predict(_demo_rows(3))
+    assert out["model_version"].tolist() == ["1"] * 3

@@ -285,8 +285,16 @@ with _without_type_hint_nag():
         # No type hints on the MLflow hooks: MLflow would try (and fail) to derive a schema from
         # them; the signature logged with the model describes the input instead.
         def load_context(self, context):
-            """Load the bundle from the model's artifacts."""
-            self.bundle = ResistanceBundle.load(context.artifacts[BUNDLE_ARTIFACT])
+            """Load the bundle and learn its registry name and version.
+
+            The bundle is saved before the registry numbers it, so the version is looked up
+            here (served models and ``mlflow.pyfunc.load_model`` stamp it on every row).
+            """
+            folder = Path(context.artifacts[BUNDLE_ARTIFACT])
+            self.bundle = ResistanceBundle.load(folder)
+            model_dir = next((p for p in folder.parents if (p / "MLmodel").exists()), None)
+            if model_dir is not None:
+                self.bundle.metadata.update(model_folder_identity(model_dir, self.bundle.metadata))
 
         def predict(self, context, model_input, params=None):
             """Score a profile frame: one output row per input row, in input order.
@@ -419,21 +427,21 @@ def profile_signature(example: pd.DataFrame) -> Any:
     """Model signature of the profile frame: required id/treatment columns, the rest optional.
 
     Built from the schema (column names and dtypes), so a sheet without expression, or with
-    only some genes, passes MLflow's input enforcement.
+    only some genes, passes MLflow's input enforcement. Expression columns are ``double``.
+    Every other column is ``any``: MLflow refuses int64 -> double (a ``line_number`` of 2
+    read from CSV) and float -> string (an optional text column that is empty in every row,
+    or numeric patient ids), while the scorer validates these cells row by row and rejects
+    only the bad rows. ``any`` costs a per-cell pass in MLflow, affordable for these few
+    columns but not for hundreds of expression columns.
     """
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, DataType, Schema
+    from mlflow.types.schema import AnyType
 
     specs = []
     for column in example.columns:
-        numeric = pd.api.types.is_numeric_dtype(example[column])
-        specs.append(
-            ColSpec(
-                DataType.double if numeric else DataType.string,
-                str(column),
-                required=column in REQUIRED_PROFILE_COLUMNS,
-            )
-        )
+        kind = DataType.double if str(column).startswith("expr_") else AnyType()
+        specs.append(ColSpec(kind, str(column), required=column in REQUIRED_PROFILE_COLUMNS))
     return ModelSignature(inputs=Schema(specs))
 
 
@@ -551,7 +559,10 @@ def load_bundle(reference: str, uri: str | None = None) -> ResistanceBundle:
             f"{_registry_listing(client)}"
         ) from err
     bundle = _bundle_from_folder(Path(local))
-    bundle.metadata.update(_registry_identity(reference, client))
+    identity = _registry_identity(reference, client)
+    if not identity:  # runs:/ or a logged-model id: ask the registry by run
+        identity = model_folder_identity(Path(local), bundle.metadata)
+    bundle.metadata.update(identity)
     return bundle
 
 
@@ -573,6 +584,47 @@ def _registry_identity(reference: str, client: MlflowClient) -> dict[str, str]:
     except (MlflowException, ValueError):
         return {}
     return {"model_name": name, "model_version": str(version)}
+
+
+def model_folder_identity(model_dir: Path, metadata: Mapping[str, Any]) -> dict[str, str]:
+    """Registry name and version of a logged model folder (``{}`` when it has none).
+
+    An exported folder says so in its ``EXPORT.json`` (no registry needed). Otherwise, when a
+    tracking URI is set (``mlflow models serve`` needs one to fetch ``models:/…``), the
+    registry is asked which version was registered from this folder's run and logged model;
+    the first such version is the model's number (re-registering the same files adds
+    aliases of one model, not another model). A lookup failure leaves the version empty
+    with a warning; the rows still carry the run id.
+    """
+    export = model_dir / "EXPORT.json"
+    if export.exists():
+        saved = json.loads(export.read_text())
+        return {k: str(saved[k]) for k in ("model_name", "model_version") if saved.get(k)}
+    from mlflow.models import Model
+    from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
+
+    # Without one, MLflow would create ./mlflow.db wherever the model happens to be loaded.
+    if not is_tracking_uri_set():
+        return {}
+    run_id, model_id = metadata.get("run_id"), None
+    if (model_dir / "MLmodel").exists():
+        logged = Model.load(str(model_dir / "MLmodel"))
+        run_id, model_id = logged.run_id or run_id, logged.model_id
+    if not run_id:
+        return {}
+    try:
+        versions = MlflowClient().search_model_versions(f"run_id = '{run_id}'")
+    except Exception as err:  # a model must load even when the registry cannot answer
+        logger.warning(
+            "registry version of run %s not found (%s); rows carry the run id", run_id, err
+        )
+        return {}
+    mine = [v for v in versions if model_id is None or v.model_id in (None, model_id)]
+    named = [v for v in mine if v.name == metadata.get("model_name")] or mine
+    if not named:
+        return {}
+    first = min(named, key=lambda v: int(v.version))
+    return {"model_name": first.name, "model_version": str(first.version)}
 
 
 def _bundle_from_folder(folder: Path) -> ResistanceBundle:
