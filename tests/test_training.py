@@ -286,13 +286,19 @@ def test_training_never_reads_ground_truth_or_progression_samples(tiny_trained_m
     )
     full = tiny_trained_model.result
     # Metrics measured against the simulator's truth (oracle, fidelity, coverage of the true
-    # event times) disappear without it; every other metric must be identical.
-    # time_interval_coverage is measured against the true event times when the truth exists
-    # and estimated from the observed (censored) outcomes otherwise: same name, other data.
-    model_keys = {k for k in full.metrics if k in stripped.metrics} - {"time_interval_coverage"}
+    # event times) disappear without it; every other metric must be identical. One name, one
+    # measure: time_interval_coverage is coverage of the true times only, never the
+    # censoring-aware estimate (time_interval_coverage_km / _ipcw, which both runs log).
+    model_keys = {k for k in full.metrics if k in stripped.metrics}
     assert {k for k in full.metrics if k.startswith("test_")} <= model_keys
     assert {k: stripped.metrics[k] for k in model_keys} == {k: full.metrics[k] for k in model_keys}
     assert not [k for k in stripped.metrics if "oracle" in k or "fidelity" in k]
+    truth_only = {"time_interval_coverage", "time_interval_below", "time_interval_above"}
+    assert "time_intervals" in full.bundle.extras
+    assert truth_only <= set(full.metrics)
+    assert {"time_interval_coverage_km", "time_interval_coverage_ipcw"} <= model_keys
+    assert not truth_only & set(stripped.metrics)
+    assert not [k for k in stripped.metrics if k.startswith("d_calibration_true")]
     assert not set(stripped.metrics) - set(full.metrics)
     assert _model_metrics(stripped) == _model_metrics(full)
     assert stripped.bundle.feature_names == full.bundle.feature_names

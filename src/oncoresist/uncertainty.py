@@ -43,9 +43,11 @@ class UncertaintyReport:
     Attributes
     ----------
     metrics : dict of str to float
-        ``mechanism_set_coverage``, ``mechanism_set_mean_size``, ``time_interval_coverage``
-        (against true times when known, else the censoring-aware estimate),
-        ``time_interval_coverage_km``, ``d_calibration_*``, ``ood_flag_rate``...
+        ``mechanism_set_coverage``, ``mechanism_set_mean_size``; ``time_interval_coverage``
+        (against the true uncensored times: simulated data only, absent otherwise) and the
+        censoring-aware estimates from observed outcomes, ``time_interval_coverage_km`` and
+        ``time_interval_coverage_ipcw`` (always, when there are events); ``d_calibration_*``,
+        ``ood_flag_rate``...
     tables : dict of str to DataFrame
         ``mechanism_set_coverage``: overall, per class and per setting with Wilson intervals.
     card : dict
@@ -282,8 +284,6 @@ def evaluate_uncertainty(
                 extras["time_intervals"], survival_model, features, true_months, settings
             )
         )
-    elif "time_interval_coverage_km" in metrics:
-        metrics["time_interval_coverage"] = metrics["time_interval_coverage_km"]
     scored = extras["ood"].score(features, profiles)
     metrics["ood_flag_rate"] = float(scored["ood_flag"].mean())
     metrics["ood_score_flag_rate"] = float((scored["ood_score"] >= extras["ood"].quantile).mean())
