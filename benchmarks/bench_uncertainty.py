@@ -4,7 +4,10 @@ Trains ``configs/default.yaml`` on a simulated cohort (default 5,000 treatments,
 baselines and bootstrap are switched off: they do not change the bundle), then scores a second
 simulated cohort (default 10,000, seed 8: > 4,000 labelled treatments) and prints mechanism-set
 coverage (overall, per class, per setting, Wilson intervals), interval coverage against the true
-event times and its censoring-aware estimate, D-calibration, and OOD flag rate.
+event times (``time_interval_coverage``) and the censoring-aware estimates
+(``time_interval_coverage_km``, ``_ipcw``), D-calibration, OOD flag rate, and the OOD score's
+AUROC on shifted copies of the held-out profiles (``ood_auroc_<shift>``, ``ood_auroc_min``;
+training logs the same on its test split).
 
 Run: ``.venv/bin/python benchmarks/bench_uncertainty.py [--n 5000] [--holdout 10000]``
 """
@@ -23,6 +26,7 @@ def main() -> None:
     """Train, score the held-out cohort, print the figures."""
     from oncoresist.config import load_config
     from oncoresist.knowledge import annotate_treatments
+    from oncoresist.ood_shifts import ood_shift_auroc
     from oncoresist.profiles import cohort_to_profiles, outcomes_for_profiles
     from oncoresist.simulate import simulate_cohort
     from oncoresist.simulate_output import write_simulation
@@ -58,17 +62,22 @@ def main() -> None:
     profiles = cohort_to_profiles(cohort)
     outcomes = outcomes_for_profiles(cohort, profiles)
     truth = held.ground_truth.set_index("treatment_id")["true_event_months"]
+    features = bundle.features(profiles)
     report = evaluate_uncertainty(
         bundle.extras,
         bundle.mechanism_model,
         bundle.survival_model,
-        bundle.features(profiles),
+        features,
         make_survival_target(
             outcomes["time_to_resistance_months"], outcomes["resistance_observed"]
         ),
         outcomes["mechanism"].to_numpy(),
         profiles,
         truth.reindex(profiles["treatment_id"]).to_numpy(dtype=float),
+    )
+    # The same shifted copies training measures on its test split (ood_shifts.py).
+    report.metrics.update(
+        ood_shift_auroc(bundle.extras["ood"], bundle.feature_builder, profiles, features)
     )
     print(f"held-out cohort n={args.holdout} seed={args.holdout_seed}:")
     for key, value in report.metrics.items():

@@ -194,13 +194,9 @@ def _expression_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def test_ood_score_separates_shifted_expression_programs(fitted):
-    from oncoresist.programs import load_signatures
+    from oncoresist.ood_shifts import shift_expression_programs
 
-    shifted = fitted.held.iloc[1500:2000].copy()
-    signatures = load_signatures()
-    genes = [f"expr_{g}" for p in ("emt", "immune_inflamed") for g in signatures[p].genes]
-    genes = [g for g in genes if g in shifted.columns]
-    shifted[genes] = np.minimum(shifted[genes].astype(float) + 4.0, 19.5)
+    shifted = shift_expression_programs(fitted.held.iloc[1500:2000])
     auroc, outside = _ood_auroc(fitted, shifted)
     assert auroc >= 0.9
     assert not outside["ood_reasons"].str.contains("drug").any()
@@ -218,11 +214,10 @@ def test_ood_score_separates_a_cancer_type_never_seen_with_a_seen_drug(fitted):
 
 
 def test_ood_score_separates_counts_instead_of_log2_tpm(fitted):
-    shifted = fitted.held.iloc[1500:2000].copy()
-    columns = _expression_columns(shifted)
-    tpm = np.exp2(shifted[columns].astype(float).to_numpy()) - 1.0
-    # Per-row unnormalised counts (library ~50x TPM), logged: passes the frame's scale check.
-    shifted[columns] = np.minimum(np.log2(tpm * 50.0 + 1.0), 19.9)
+    from oncoresist.ood_shifts import shift_to_counts
+
+    # Unnormalised counts (library ~50x TPM), logged: passes the frame's scale check.
+    shifted = shift_to_counts(fitted.held.iloc[1500:2000])
     auroc, outside = _ood_auroc(fitted, shifted)
     assert auroc >= 0.9
     assert outside["ood_reasons"].str.contains("expression level differs").mean() > 0.9

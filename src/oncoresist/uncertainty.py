@@ -354,9 +354,12 @@ def uncertainty_stage(
 
     ``data`` is a :class:`~oncoresist.training.TrainingData`; ``rows`` the split's row
     positions (``train``, ``calibration``, ``test``); ``x_train`` the training features when
-    already built. Truth-based coverage is measured when
-    ``data.ground_truth`` is present (simulated cohorts).
+    already built. Truth-based coverage is measured when ``data.ground_truth`` is present
+    (simulated cohorts); the OOD score's AUROC on shifted copies of the test rows
+    (``ood_auroc_<shift>``, ``ood_auroc_min``: :func:`~oncoresist.ood_shifts.ood_shift_auroc`)
+    on every cohort.
     """
+    from oncoresist.ood_shifts import ood_shift_auroc
     from oncoresist.survival import make_survival_target
 
     def part(name: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
@@ -392,4 +395,8 @@ def uncertainty_stage(
     report = evaluate_uncertainty(
         extras, mechanism_model, survival_model, x_test, y_test, m_test, test_p, truth
     )
+    # ood_score alone against shifted copies of the test rows (seen drugs; see ood_shifts.py).
+    shifts = ood_shift_auroc(extras["ood"], builder, test_p, x_test)
+    report.metrics.update(shifts)
+    report.card["measured"].update({k: round(v, 4) for k, v in shifts.items()})
     return extras, report
