@@ -6,13 +6,16 @@ folder) — the numbers are the scoring engine's, never recomputed here — and 
 jinja2 template ``templates/report.html.j2``:
 
 * a model card (name@version, run id, training-data fingerprint, test metrics with 95% CIs,
+  the uncertainty components with what training measured (:mod:`report_uncertainty`),
   intended use, "research use only, not a medical device"), and a banner at the top when the
   model was trained on simulated data;
-* a cohort overview;
-* one section per patient-treatment: mechanism probabilities, the predicted survival curve
-  with its median (and interval when the bundle gives one), waterfalls of the SHAP drivers of
-  the predicted mechanism (log-odds) and of time to resistance (log-time), and the known
-  resistance alterations found, with their source.
+* a cohort overview, with the number of out-of-distribution rows;
+* one section per patient-treatment: mechanism probabilities with the conformal mechanism set
+  beside them (sentence, table, outlined bars), the predicted survival curve with its median
+  and the time interval shaded (open-ended to the axis end when there is no upper limit), an
+  out-of-distribution notice with its reasons on flagged rows (the section carries
+  ``data-ood``), waterfalls of the SHAP drivers of the predicted mechanism (log-odds) and of
+  time to resistance (log-time), and the known resistance alterations found, with their source.
 
 Images are embedded as base64 PNG data URIs: the file opens offline and loads nothing.
 """
@@ -30,6 +33,13 @@ import pandas as pd
 from oncoresist import RESEARCH_USE_NOTICE, __version__
 from oncoresist.contract import MECHANISMS
 from oncoresist.exceptions import InputDataError, Problem
+from oncoresist.report_uncertainty import (
+    interval_text,
+    level_text,
+    mechanism_rows,
+    set_members,
+    uncertainty_rows,
+)
 
 TEMPLATE = "report.html.j2"
 #: Patient sections drawn when ``--patients`` is not given (a 5,000-row input stays usable).
@@ -79,7 +89,7 @@ def model_card(bundle: Any, reference: str = "") -> tuple[dict[str, Any], list[d
         "oncoresist_version": meta.get("oncoresist_version", __version__),
         "intended_use": INTENDED_USE,
         "notice": RESEARCH_USE_NOTICE,
-        "uncertainty": _uncertainty_lines(meta.get("uncertainty") or {}),
+        "uncertainty": uncertainty_rows(meta.get("uncertainty") or {}),
     }
     metrics = []
     values = meta.get("metrics", {}) or {}
@@ -98,23 +108,9 @@ def model_card(bundle: Any, reference: str = "") -> tuple[dict[str, Any], list[d
     return card, metrics
 
 
-def _uncertainty_lines(card: dict[str, Any]) -> list[str]:
-    """Plain lines about the uncertainty components recorded in the model card."""
-    lines = []
-    for key, value in card.items():
-        if isinstance(value, int | float | str) and not isinstance(value, bool):
-            text = f"{value:.3f}" if isinstance(value, float) else str(value)
-            lines.append(f"{key.replace('_', ' ')}: {text}")
-    return lines
-
-
-def _interval_text(low: Any, high: Any) -> str:
-    """``lo – hi`` months; an open upper bound reads ``at least lo``."""
-    if low is None or low != low:
-        return ""
-    if high is None or high != high or high == float("inf"):
-        return f"at least {low:.1f} (no upper limit within follow-up)"
-    return f"{low:.1f} – {high:.1f}"
+def _flagged(value: Any) -> bool:
+    """An ``ood_flag`` cell that is True (missing or absent = not flagged)."""
+    return isinstance(value, bool | np.bool_) and bool(value)
 
 
 def _known(text: Any) -> list[dict[str, str]]:
@@ -181,6 +177,13 @@ def _patient_sections(bundle: Any, cohort: Any, chosen: pd.DataFrame, k: int) ->
     names = explanation.feature_names
     reader = Reader(bundle.feature_builder)
     horizon = max(24.0, float(np.nanmax(chosen["median_months_to_resistance"])) * 2.5)
+    if "months_hi" in chosen.columns:  # the whole interval fits on the curve
+        finite = chosen["months_hi"].to_numpy(dtype=float)
+        finite = finite[np.isfinite(finite)]
+        horizon = max(horizon, 1.1 * float(finite.max())) if finite.size else horizon
+    card = bundle.metadata.get("uncertainty") or {}
+    interval_level = level_text(card.get("time_intervals"))
+    set_level = level_text(card.get("mechanism_sets"))
     months = np.linspace(0.0, horizon, 120)
     curves = bundle.survival_model.predict_survival_function(features, months)
     sections = []
@@ -219,24 +222,25 @@ def _patient_sections(bundle: Any, cohort: Any, chosen: pd.DataFrame, k: int) ->
                 "predicted": mechanism,
                 "probability": f"{row[f'p_{mechanism}']:.2f}",
                 "median": f"{row['median_months_to_resistance']:.1f}",
-                "interval": _interval_text(low, high),
+                "interval": interval_text(low, high, interval_level),
                 "mechanism_set": str(row.get("mechanism_set", "") or ""),
-                "ood_flag": isinstance(row.get("ood_flag"), bool | np.bool_)
-                and bool(row.get("ood_flag")),
+                "set_level": set_level,
+                "mechanisms": mechanism_rows(row),
+                "ood_flag": _flagged(row.get("ood_flag")),
                 "ood_reasons": str(row.get("ood_reasons", "") or ""),
                 "warnings": str(row.get("row_warnings", "") or ""),
                 "drivers": [d.sentence for d in drivers],
                 "known": _known(row.get("known_resistance_alterations")),
                 "charts": {
-                    "probabilities": probabilities_chart(pd.Series(row)),
+                    "probabilities": probabilities_chart(
+                        pd.Series(row), set_members(row.get("mechanism_set"))
+                    ),
                     "survival": survival_chart(
                         months,
                         curves[i],
                         float(row["median_months_to_resistance"]),
                         None if low is None or low != low else float(low),
-                        None
-                        if high is None or high != high or high == float("inf")
-                        else float(high),
+                        None if high is None or high != high else float(high),
                     ),
                     "mechanism_waterfall": waterfall_chart(
                         labels,
@@ -268,6 +272,7 @@ def _overview(scores: pd.DataFrame, n_read: int, n_rejected: int) -> dict[str, A
         "median_months": f"{months.median():.1f}",
         "iqr_months": f"{months.quantile(0.25):.1f} – {months.quantile(0.75):.1f}",
         "settings": [{"setting": s, "n": int(n)} for s, n in by_setting.items()],
+        "n_ood": sum(map(_flagged, scores["ood_flag"])) if "ood_flag" in scores else None,
         "chart": overview_chart(scores),
     }
 

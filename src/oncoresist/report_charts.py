@@ -12,6 +12,9 @@ import pandas as pd
 
 from oncoresist.contract import MECHANISMS
 
+#: Shade of the time interval on the survival curve.
+INTERVAL_COLOUR = "#3498db"
+
 
 def data_uri(figure: Any, dpi: int = 90) -> str:
     """Render a matplotlib figure to ``data:image/png;base64,...`` and close it."""
@@ -29,12 +32,19 @@ def _figure(width: float, height: float) -> tuple[Any, Any]:
     return plt.subplots(figsize=(width, height))
 
 
-def probabilities_chart(row: pd.Series) -> str:
-    """Horizontal bars of P(mechanism | resistance occurs), the predicted class highlighted."""
+def probabilities_chart(row: pd.Series, members: Sequence[str] = ()) -> str:
+    """Horizontal bars of P(mechanism | resistance occurs), the predicted class highlighted.
+
+    Mechanisms in the conformal set (``members``) get a black outline and an "in set" mark.
+    """
     figure, ax = _figure(5.0, 2.4)
     values = [float(row[f"p_{m}"]) for m in MECHANISMS]
     colours = ["#c0392b" if m == row["predicted_mechanism"] else "#95a5a6" for m in MECHANISMS]
-    ax.barh(list(MECHANISMS)[::-1], values[::-1], color=colours[::-1])
+    edges = [1.5 if m in members else 0.0 for m in MECHANISMS]
+    names = [f"{m} (in set)" if m in members else m for m in MECHANISMS]
+    ax.barh(
+        names[::-1], values[::-1], color=colours[::-1], edgecolor="black", linewidth=edges[::-1]
+    )
     for y, value in enumerate(values[::-1]):
         ax.text(value + 0.01, y, f"{value:.2f}", va="center", fontsize=8)
     ax.set_xlim(0, 1.1)
@@ -45,11 +55,24 @@ def probabilities_chart(row: pd.Series) -> str:
 def survival_chart(
     months: np.ndarray, survival: np.ndarray, median: float, low: float | None, high: float | None
 ) -> str:
-    """Predicted P(resistance-free) over time with the median and, when given, its interval."""
+    """Predicted P(resistance-free) over time with the median and, when given, its interval.
+
+    The interval is shaded from ``low`` to ``high``; an open upper bound (``high`` infinite)
+    is shaded from ``low`` to the end of the axis.
+    """
     figure, ax = _figure(5.0, 2.8)
     ax.plot(months, survival, color="#2c3e50")
-    if low is not None and high is not None and np.isfinite(low) and np.isfinite(high):
-        ax.axvspan(low, high, color="#3498db", alpha=0.2, label=f"interval {low:.1f}–{high:.1f}")
+    if low is not None and np.isfinite(low) and high is not None:
+        if np.isfinite(high):
+            ax.axvspan(
+                low, high, color=INTERVAL_COLOUR, alpha=0.2, label=f"interval {low:.1f}–{high:.1f}"
+            )
+        else:
+            end = float(np.max(months))
+            ax.axvspan(
+                low, end, color=INTERVAL_COLOUR, alpha=0.2, label=f"interval ≥ {low:.1f} (open)"
+            )
+            ax.set_xlim(float(np.min(months)), end)
     if np.isfinite(median):
         ax.axvline(median, color="#c0392b", linestyle="--", label=f"median {median:.1f} months")
     ax.set_ylim(0, 1.02)
