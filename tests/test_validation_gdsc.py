@@ -241,3 +241,99 @@ def test_gdsc_markdown_and_mlflow_runs(tmp_path):
     metrics = MlflowClient(uri).get_run(runs["Dabrafenib"]).data.metrics
     assert metrics["shap_rank"] == 1 and metrics["auroc_gain_low"] == pytest.approx(-0.02)
     assert "shap_rank" not in MlflowClient(uri).get_run(runs["Crizotinib"]).data.metrics
+
+
+def _two_drug_screen(n: int = 150, seed: int = 0) -> GDSCData:
+    """Lines screened with Dabrafenib (BRAF sensitises) and Nutlin-3a (TP53 resists)."""
+    rng = np.random.default_rng(seed)
+    braf = (rng.random(n) < 0.3).astype(float)
+    tp53 = (rng.random(n) < 0.5).astype(float)
+    tissue = rng.choice(["skin", "lung", "blood"], n)
+    features = pd.DataFrame(
+        {
+            "BRAF_mut": braf,
+            "TP53_mut": tp53,
+            **{f"NOISE{i}_mut": (rng.random(n) < 0.2).astype(float) for i in range(6)},
+            **{f"tissue={t}": (tissue == t).astype(float) for t in ("skin", "lung", "blood")},
+        },
+        index=pd.Index(np.arange(n), name="cosmic_id"),
+    )
+    frames = []
+    for drug, effect in (("Dabrafenib", -2.5 * braf), ("Nutlin-3a (-)", 2.5 * tp53)):
+        screened = rng.random(n) < 0.9  # not every line is screened with every drug
+        frames.append(
+            pd.DataFrame(
+                {
+                    "cell_line": [f"L{i}" for i in range(n)],
+                    "cosmic_id": np.arange(n),
+                    "tissue": tissue,
+                    "drug": drug,
+                    "ln_ic50": effect + rng.normal(0, 0.7, n),
+                    "n_screens": 1,
+                }
+            )[screened]
+        )
+    return GDSCData(pd.concat(frames, ignore_index=True), features)
+
+
+def test_pan_drug_folds_keep_a_cell_lines_rows_together():
+    from oncoresist.validation_pandrug import grouped_folds, pan_drug_table
+
+    rows, X = pan_drug_table(_two_drug_screen(), ("Dabrafenib", "Nutlin-3a (-)"))
+    assert {"drug=Dabrafenib", "drug=Nutlin-3a (-)", "target=BRAF", "target=MDM2"} <= set(X)
+    assert X.loc[rows["drug"] == "Dabrafenib", "target=BRAF"].eq(1).all()
+    strata = (rows["drug"] + ":" + rows["resistant"].astype(str)).to_numpy()
+    folds = grouped_folds(strata, rows["cosmic_id"].to_numpy(), 5, seed=0)
+    assert sorted(set(folds)) == [0, 1, 2, 3, 4]
+    assert rows.assign(fold=folds).groupby("cosmic_id")["fold"].nunique().max() == 1
+    # Stratified on drug × label: every fold holds both classes of both drugs.
+    assert rows.assign(fold=folds).groupby(["fold", "drug"])["resistant"].nunique().min() == 2
+    # Labels are per drug: each drug's upper tertile.
+    assert rows.groupby("drug")["resistant"].mean().between(0.30, 0.37).all()
+
+
+@pytest.mark.slow
+def test_pan_drug_model_recovers_each_drugs_planted_biomarker(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from oncoresist.validation_pandrug import evaluate_pan_drug, log_pan_drug_run
+
+    data = _two_drug_screen()
+    result = evaluate_pan_drug(data, ("Dabrafenib", "Nutlin-3a (-)"), n_boot=20)
+    by_drug = result.drugs.set_index("drug")
+    # The same model ranks a different biomarker first on each drug's rows: it has learnt the
+    # drug × biomarker interaction, not one pooled effect.
+    assert by_drug.loc["Dabrafenib", "shap_rank"] == 1
+    assert by_drug.loc["Nutlin-3a (-)", "shap_rank"] == 1
+    assert by_drug.loc["Dabrafenib", "top_drivers"][0] == "BRAF_mut"
+    assert by_drug.loc["Nutlin-3a (-)", "top_drivers"][0] == "TP53_mut"
+    assert by_drug.loc["Dabrafenib", "shap_push"] < 0 < by_drug.loc["Nutlin-3a (-)", "shap_push"]
+    for drug in by_drug.index:
+        assert by_drug.loc[drug, "auroc"][0] > 0.65
+        assert by_drug.loc[drug, "auroc_gain"][0] > 0.1  # tissue carries no signal here
+        assert by_drug.loc[drug, "auroc_loto"][0] > 0.6
+    assert result.overall["auroc"][0] > 0.65
+    assert result.overall["n_rows"] == len(data.responses)
+    predictions = result.predictions
+    assert predictions.groupby("cosmic_id")["fold"].nunique().max() == 1
+    assert set(result.depths) <= {3, 6} and len(result.depths) == 5
+
+    from oncoresist.validation_report import render_gdsc_markdown
+
+    per_drug = _benchmark_rows()  # Dabrafenib and Crizotinib, per-drug AUROC 0.700
+    per_drug.pan_drug = result
+    text = render_gdsc_markdown(per_drug)
+    assert "### Pan-drug model" in text and "**all, pooled** (" in text
+    dabrafenib = next(line for line in text.splitlines() if line.startswith("| Dabrafenib | 1"))
+    assert f"| {_ci_text(by_drug.loc['Dabrafenib', 'auroc'])} |" in dabrafenib
+    assert "| 0.700 |" in dabrafenib  # the per-drug model's AUROC beside the pan-drug one
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    run = MlflowClient(uri).get_run(log_pan_drug_run(result, "validation", uri))
+    assert run.data.tags["model"] == "xgboost pan-drug"
+    assert run.data.metrics["Nutlin-3a.shap_rank"] == 1
+    assert run.data.metrics["auroc"] == pytest.approx(result.overall["auroc"][0])
+
+
+def _ci_text(value: tuple) -> str:
+    return f"{value[0]:.3f} [{value[1]:.3f}, {value[2]:.3f}]"

@@ -748,11 +748,15 @@ def benchmark_gdsc_command(
     experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = "validation",
     no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Do not log runs.")] = False,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    no_pan_drug: Annotated[
+        bool, typer.Option("--no-pan-drug", help="Skip the pan-drug model (one per drug only).")
+    ] = False,
 ) -> None:
     """Known resistance/sensitivity biomarkers recovered from real GDSC1 screens (XGBoost + SHAP).
 
     Per drug: stratified 5-fold CV vs the tissue's resistance rate, leave-one-tissue-out, and
-    the biomarker's rank among SHAP drivers. Needs `oncoresist datasets fetch gdsc` first.
+    the biomarker's rank among SHAP drivers; then one pan-drug model with drug features (CV
+    grouped by cell line). Needs `oncoresist datasets fetch gdsc` first.
     """
     import pandas as pd
 
@@ -768,6 +772,7 @@ def benchmark_gdsc_command(
             experiment=None if no_mlflow else experiment,
             tracking_uri=tracking_uri,
             report=lambda message: err.print(message, style="dim"),
+            pan_drug=not no_pan_drug,
         )
     d = result.drugs
     table = pd.DataFrame(
@@ -784,6 +789,21 @@ def benchmark_gdsc_command(
         }
     )
     out.print(_frame_table(table, title="GDSC1 per drug (AUROC; 95% CIs in the docs page)"))
+    if result.pan_drug is not None:
+        p = result.pan_drug.drugs
+        pooled = {"drug": "all, pooled", "shap_rank": None} | result.pan_drug.overall
+        p = pd.concat([p, pd.DataFrame([pooled])], ignore_index=True)
+        pan = pd.DataFrame(
+            {
+                "drug": p["drug"],
+                "AUROC": p["auroc"].map(lambda v: v[0]),
+                "drug x tissue rate": p["auroc_tissue_rate"].map(lambda v: v[0]),
+                "gain lo": p["auroc_gain"].map(lambda v: v[1]),
+                "LOTO": p["auroc_loto"].map(lambda v: v[0]),
+                "SHAP rank": p["shap_rank"].map(lambda r: "–" if pd.isna(r) else str(int(r))),
+            }
+        )
+        out.print(_frame_table(pan, title="GDSC1 pan-drug model (CV grouped by cell line)"))
     if docs is not None:
         out.print(f"Wrote the gdsc section of {docs}")
 

@@ -11,7 +11,8 @@ MSI). Rules, all documented in the generated page:
 * **Repeats**: a cell line–drug pair screened more than once gets the mean ln IC50.
 * **Label**: resistant = ln IC50 in the drug's upper tertile over its screened lines.
 * **Models**: XGBoost on genomic features + tissue (one-hot), one per drug and one pan-drug
-  model with drug indicators; depth chosen by 3-fold inner CV on training folds only.
+  model with drug indicators (:mod:`oncoresist.validation_pandrug`); depth chosen by 3-fold
+  inner CV on training folds only.
 * **Evaluation**: (a) stratified 5-fold CV over cell lines next to the tissue's resistance
   rate in the training folds; (b) leave-one-tissue-out, where a drug-level rate scores 0.5.
   Random drug–cell-line pair splits inflate results (DrEval, Nat Commun 2026): never used.
@@ -283,12 +284,13 @@ def evaluate_drug(data: GDSCData, drug: str, seed: int = 0, n_boot: int = 200) -
 # ---------------------------------------------------------------------- orchestration
 @dataclass
 class GDSCBenchmark:
-    """Per-drug results (one row per drug) and the join report."""
+    """Per-drug results (one row per drug), the pan-drug model's and the join report."""
 
     drugs: pd.DataFrame
     join: dict[str, object]
     seconds: float = 0.0
     run_ids: dict[str, str] = field(default_factory=dict)
+    pan_drug: object | None = None  # validation_pandrug.PanDrugResult
 
 
 def target_met(row: pd.Series) -> tuple[bool, bool] | tuple[None, None]:
@@ -308,8 +310,13 @@ def benchmark_gdsc(
     experiment: str | None = "validation",
     tracking_uri: str | None = None,
     report=lambda _message: None,
+    pan_drug: bool = True,
 ) -> GDSCBenchmark:
-    """Evaluate every listed drug on the cached GDSC1 files; write docs; log MLflow runs."""
+    """Evaluate every listed drug on the cached GDSC1 files; write docs; log MLflow runs.
+
+    With ``pan_drug`` (and at least two drugs) one pan-drug model over all their rows is
+    evaluated too (:func:`oncoresist.validation_pandrug.evaluate_pan_drug`).
+    """
     import time
 
     from oncoresist.datasets import load_gdsc
@@ -318,18 +325,29 @@ def benchmark_gdsc(
     started = time.perf_counter()
     files = load_gdsc(cache_dir)
     data = join_gdsc(files["ic50"], files["cosmic"], files["features"])
+    drugs = drugs or tuple(DRUG_BIOMARKERS)
     rows = []
-    for drug in drugs or tuple(DRUG_BIOMARKERS):
+    for drug in drugs:
         report(f"GDSC1: {drug}")
         rows.append(evaluate_drug(data, drug, seed=seed, n_boot=n_boot))
     frame = pd.DataFrame(rows)
     met = frame.apply(target_met, axis=1, result_type="expand")
     frame["rank_target_met"], frame["gain_target_met"] = met[0], met[1]
-    result = GDSCBenchmark(frame, data.join, time.perf_counter() - started)
+    pan = None
+    if pan_drug and len(drugs) > 1:
+        from oncoresist.validation_pandrug import evaluate_pan_drug
+
+        report(f"GDSC1: pan-drug model over {len(drugs)} drugs")
+        pan = evaluate_pan_drug(data, tuple(drugs), seed=seed, n_boot=n_boot)
+    result = GDSCBenchmark(frame, data.join, time.perf_counter() - started, pan_drug=pan)
     if docs_path is not None:
         update_generated_section(docs_path, "gdsc", render_gdsc_markdown(result))
     if experiment is not None:
         result.run_ids = log_gdsc_runs(result, experiment, tracking_uri)
+        if pan is not None:
+            from oncoresist.validation_pandrug import log_pan_drug_run
+
+            result.run_ids["pan-drug"] = log_pan_drug_run(pan, experiment, tracking_uri)
     return result
 
 

@@ -229,6 +229,78 @@ def render_gdsc_markdown(result: object) -> str:
             f"{MIN_POSITIVE} biomarker-positive lines: biomarker in the top-k drivers, and a "
             "gain >= 0.05 on (a).\n",
             markdown_table(table),
-            f"Wall time: {result.seconds:.0f} s.\n",
+            *([] if result.pan_drug is None else [render_pan_drug_markdown(result)]),
+            f"Wall time: {result.seconds:.0f} s"
+            + (
+                ""
+                if result.pan_drug is None
+                else f" (pan-drug model {result.pan_drug.seconds:.0f} s)"
+            )
+            + ".\n",
+        ]
+    )
+
+
+def render_pan_drug_markdown(result: object) -> str:
+    """The pan-drug subsection of the ``gdsc`` section (per drug and pooled)."""
+    from oncoresist.validation_pandrug import DRUG_TARGET_CLASS, LOTO_DEPTH, PAN_DEPTH_GRID
+
+    pan = result.pan_drug
+    d = pan.drugs
+    per_drug = dict(zip(result.drugs["drug"], result.drugs["auroc"], strict=True))
+    table = pd.DataFrame(
+        {
+            "drug": d["drug"],
+            "lines": d["n_lines"],
+            "biomarker+": d["n_positive"],
+            "AUROC pan-drug (a)": d["auroc"].map(_ci),
+            "AUROC drug × tissue rate (a)": d["auroc_tissue_rate"].map(_ci),
+            "gain (a)": d["auroc_gain"].map(_ci),
+            "per-drug model (a)": [
+                f"{per_drug[x][0]:.3f}" if x in per_drug else "" for x in d["drug"]
+            ],
+            "AUROC LOTO (b)": d["auroc_loto"].map(_ci),
+            "SHAP rank (target)": [
+                f"{'–' if pd.isna(r) else int(r)} (top-{k})"
+                for r, k in zip(d["shap_rank"], d["top_k"], strict=True)
+            ],
+            "SHAP push": d["shap_push"],
+            "top drivers": d["top_drivers"].map(", ".join),
+        }
+    )
+    o = pan.overall
+    pooled = {
+        "drug": f"**all, pooled** ({o['n_rows']} rows)",
+        "lines": o["n_lines"],
+        "biomarker+": "",
+        "AUROC pan-drug (a)": _ci(o["auroc"]),
+        "AUROC drug × tissue rate (a)": _ci(o["auroc_tissue_rate"]),
+        "gain (a)": _ci(o["auroc_gain"]),
+        "per-drug model (a)": "",
+        "AUROC LOTO (b)": _ci(o["auroc_loto"]),
+        "SHAP rank (target)": "",
+        "SHAP push": np.nan,
+        "top drivers": "",
+    }
+    table = pd.concat([table, pd.DataFrame([pooled])], ignore_index=True)
+    classes = sorted(set(DRUG_TARGET_CLASS[x] for x in d["drug"]))
+    depths = ", ".join(map(str, pan.depths))
+    return "\n".join(
+        [
+            "### Pan-drug model\n",
+            "One XGBoost (same classifier and label rule) over every listed drug's (cell "
+            "line, drug) rows, with the line's features plus one-hot drug and one-hot target "
+            f"class ({', '.join(classes)}); {pan.n_features} features. (a) stratified (drug "
+            "× label) 5-fold CV grouped by cell line, so a line's rows for different drugs "
+            f"are never split between training and test; depth from {set(PAN_DEPTH_GRID)} "
+            f"by 3-fold inner CV grouped the same way (chosen per outer fold: {depths}), "
+            "against each row's drug × tissue resistance rate in the training folds. (b) "
+            f"leave-one-tissue-out with depth {LOTO_DEPTH} fixed; 0.5 is the drug-level rate. "
+            "Per-drug figures are on that drug's rows; *per-drug model* repeats the table "
+            "above (different folds). Pooled: all rows together, CIs resample cell lines. "
+            "SHAP rank and push: exact tree SHAP of a model on all rows (depth "
+            f"{pan.final_depth}), averaged over the drug's rows; drug and target indicators "
+            "are constant there and not ranked.\n",
+            markdown_table(table),
         ]
     )
