@@ -58,7 +58,13 @@ def test_carriers_are_read_from_the_written_tables(explain_trained, held_out):
 def test_fidelity_report_metrics_and_tables(explain_trained, held_out):
     _, profiles, features, truth, params, noise = held_out
     report = fidelity_report(
-        explain_trained.bundle, features, profiles["treatment_id"], truth, params, noise
+        explain_trained.bundle,
+        features,
+        profiles["treatment_id"],
+        truth,
+        params,
+        noise,
+        settings=profiles["setting"],
     )
     expected = {f"fidelity_{c.name}" for c in PLANTED_CAUSES} | {"fidelity_global_noise_rank"}
     assert set(report.metrics) == expected
@@ -99,7 +105,7 @@ def test_fidelity_can_pass_and_fail(explain_trained, held_out):
     assert good.metrics["fidelity_tp53_time"] == 1.0
     gene = next(g for g in noise if f"expr:{g}" in names)
     wrong = np.zeros(features.shape)
-    wrong[:, names.index(f"expr:{gene}")] = 1.0
+    wrong[:, names.index(f"expr:{gene}")] = np.random.default_rng(0).normal(size=len(features))
     bad = fidelity_report(
         bundle,
         features,
@@ -108,12 +114,29 @@ def test_fidelity_can_pass_and_fail(explain_trained, held_out):
         params,
         noise,
         explanation=_explanation_from(features, wrong),
+        settings=profiles["setting"],
     )
     assert bad.metrics["fidelity_tp53_time"] == 0.0
     assert bad.metrics["fidelity_global_noise_rank"] == 0.0
     # the real explanation of the survival model for comparison
     real = explain_features(bundle, features)
     assert real.contributions(SURVIVAL_MODEL).shape == features.shape
+
+
+def test_fidelity_ranks_drivers_within_the_setting(explain_trained, held_out):
+    """What every patient of a setting shares credits no carrier once ranked within settings."""
+    _, profiles, features, truth, params, noise = held_out
+    names = list(features.columns)
+    codes = pd.factorize(profiles["setting"])[0]
+    # the same attribution for every row of a setting, carrier or not, differing by setting
+    shared = np.zeros(features.shape)
+    shared[:, names.index("mut:TP53")] = -(codes + 1.0)
+    args = (explain_trained.bundle, features, profiles["treatment_id"], truth, params, noise)
+    explanation = _explanation_from(features, shared)
+    pooled = fidelity_report(*args, explanation=explanation)
+    within = fidelity_report(*args, explanation=explanation, settings=profiles["setting"])
+    assert pooled.metrics["fidelity_tp53_time"] == 1.0
+    assert within.metrics["fidelity_tp53_time"] == 0.0
 
 
 @pytest.mark.slow

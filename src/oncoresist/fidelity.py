@@ -15,6 +15,13 @@ SHAP values summed, so a cause spread over correlated encodings of one gene coun
 A cause's groups are those of the model features reading what the truth reads: the genes of
 a genomic feature, the fusion of a fusion variant, and for an expression program its score
 and the expression of its signature genes (the score is their mean).
+
+Drivers are ranked *within the patient's setting*: each row's grouped attributions are taken
+relative to the mean attribution of its setting's rows. What every patient of a setting shares
+(an ALK fusion in an ALK setting, a setting's typical program levels) then credits no one, and
+a carrier's hit must come from what sets it apart from its setting: the variant, not the
+fusion every ALK patient carries. A group whose relative attribution is exactly zero is never
+counted as a driver.
 """
 
 from __future__ import annotations
@@ -137,6 +144,7 @@ def fidelity_report(
     noise_genes: list[str],
     k: int = TOP_K,
     explanation: Explanation | None = None,
+    settings: pd.Series | np.ndarray | None = None,
 ) -> FidelityReport:
     """Measure how often, and how strongly, the explanations name the planted causes.
 
@@ -154,6 +162,11 @@ def fidelity_report(
         Expressed genes with no role in the truth (``SimulationResult.noise_genes``).
     k : int
         A carrier counts when one of the cause's groups is among its top-``k`` groups.
+    explanation : Explanation, optional
+        Attributions of ``features`` (computed when not given).
+    settings : array, optional
+        Each row's setting; attributions are ranked relative to the setting's mean (see the
+        module docstring). None treats all rows as one setting.
 
     Returns
     -------
@@ -171,6 +184,9 @@ def fidelity_report(
     matrix = matrix * allowed[:, None]
     ranked = matrix.any(axis=0)
     position = pd.Index(np.asarray(treatment_ids, dtype=object))
+    setting_codes = pd.factorize(
+        np.zeros(len(position)) if settings is None else np.asarray(settings, dtype=object)
+    )[0]
     expr_groups = {g: builder.feature_groups_.get(f"expr:{g}") for g in noise_genes}
     noise = sorted({grp for grp in expr_groups.values() if grp is not None})
     noise_cols = [groups.index(g) for g in noise if g in groups]
@@ -178,10 +194,18 @@ def fidelity_report(
     metrics: dict[str, float] = {}
     for cause in PLANTED_CAUSES:
         wanted = [groups.index(g) for g in cause_groups(cause, builder) if g in groups]
-        summed = explanation.contributions(cause.output) @ matrix  # (n, groups)
+        summed = _relative_to_setting(
+            explanation.contributions(cause.output) @ matrix, setting_codes
+        )  # (n, groups)
         magnitude = np.where(ranked, np.abs(summed), -np.inf)
         top = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
-        hit = np.isin(top, wanted).any(axis=1) if wanted else np.zeros(len(top), bool)
+        # a zero attribution drives nothing, even when ties put it in the top k
+        top_is_driver = np.take_along_axis(magnitude, top, axis=1) > 0
+        hit = (
+            (np.isin(top, wanted) & top_is_driver).any(axis=1)
+            if wanted
+            else np.zeros(len(top), bool)
+        )
         carrying = position.isin(carriers(truth, params, cause))
         n = int(carrying.sum())
         share = float(hit[carrying].mean()) if n else float("nan")
@@ -224,6 +248,14 @@ def fidelity_report(
     return FidelityReport(metrics, pd.DataFrame(rows), global_table)
 
 
+def _relative_to_setting(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Each row minus the mean row of its setting (``codes`` from :func:`pandas.factorize`)."""
+    counts = np.bincount(codes)
+    means = np.zeros((len(counts), values.shape[1]))
+    np.add.at(means, codes, values)
+    return values - (means / counts[:, None])[codes]
+
+
 def simulation_truth(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], Any, list[str]]:
     """Recompute the truth's observable features of a written simulated cohort.
 
@@ -262,7 +294,15 @@ def fidelity_for_training(
 ) -> FidelityReport:
     """Fidelity on the held-out rows of a training run on a simulated cohort."""
     truth, params, noise = simulation_truth(data_dir)
-    return fidelity_report(bundle, features, test_profiles["treatment_id"], truth, params, noise)
+    return fidelity_report(
+        bundle,
+        features,
+        test_profiles["treatment_id"],
+        truth,
+        params,
+        noise,
+        settings=test_profiles["setting"],
+    )
 
 
 def log_fidelity(report: FidelityReport) -> None:
