@@ -110,16 +110,25 @@ def write_tiled(sheet: pd.DataFrame, size: int, path: Path, fmt: str) -> Path:
 
 
 def raw_xgboost_seconds(bundle, features: np.ndarray) -> float:
-    """DMatrix + predict + pred_contribs of both boosters on one feature matrix."""
+    """DMatrix + predict + pred_contribs of both boosters on one feature matrix.
+
+    Each booster gets the columns it was trained on (the mechanism model may use a subset of
+    the built features, e.g. no gene-level expression), as the scorer gives it.
+    """
     import xgboost as xgb
 
     from oncoresist._estimator_utils import xgboost_feature_names
 
-    names = xgboost_feature_names(bundle.feature_names)
-    start = time.perf_counter()
+    position = {name: j for j, name in enumerate(bundle.feature_names)}
+    inputs = []
     for model in (bundle.mechanism_model, bundle.survival_model):
+        used = list(getattr(model, "feature_names_in_", bundle.feature_names))
+        columns = np.ascontiguousarray(features[:, [position[name] for name in used]])
+        inputs.append((model, columns, xgboost_feature_names(used)))
+    start = time.perf_counter()  # column selection above is not XGBoost's work
+    for model, columns, names in inputs:
         booster = model.booster_
-        matrix = xgb.DMatrix(features, feature_names=names, missing=np.nan, nthread=model.n_jobs)
+        matrix = xgb.DMatrix(columns, feature_names=names, missing=np.nan, nthread=model.n_jobs)
         booster.predict(matrix)
         booster.predict(matrix, pred_contribs=True, strict_shape=True)
     return time.perf_counter() - start
