@@ -188,3 +188,38 @@ def test_profiles_to_cohort_plain_frame_uses_first_line():
     sheet = profiles_to_cohort(frame, "api", first_line=10)
     assert sheet.row_of_treatment == {"A-r10": 10}
     assert [(p.row, p.column) for p in sheet.rejected] == [(11, "cancer_type")]
+
+
+def test_streamed_parquet_keeps_expression_numbers_and_reads_like_csv(tmp_path):
+    rows = [
+        *GOOD_ROWS,
+        "P4,NSCLC,osimertinib,1,60,F,,,,25,1,",  # off the log2(TPM+1) scale
+        "P5,NSCLC,osimertinib,1,60,F,,,,,,",  # no expression
+        "P6,NSCLC,osimertinib,2,60,F,EGFR L858R;;,,,3.25,0.5,",  # a bad row beside numbers
+    ]
+    csv_path = write_sheet(tmp_path / "s.csv", rows)
+    text = pd.read_csv(csv_path, dtype=str, keep_default_na=False).replace("", None)
+    text["expr_egfr"] = ["0.1", "0.2", "0.3", "0.4", None, "0.6"]  # EGFR again: this one wins
+    text.to_csv(csv_path, index=False)
+    frame = text.copy()
+    for column in ("line_number", "age_years", "expr_EGFR", "expr_MET", "expr_egfr"):
+        frame[column] = pd.to_numeric(frame[column])
+    frame.to_parquet(tmp_path / "s.parquet", index=False)
+    csv_chunks = list(iter_profile_chunks(csv_path, chunk_size=4))
+    parquet_chunks = list(iter_profile_chunks(tmp_path / "s.parquet", chunk_size=4))
+    # Typed expression columns stay numbers (no text round trip); the rest is text.
+    assert parquet_chunks[0]["expr_EGFR"].dtype == "float64"
+    assert parquet_chunks[0]["patient_id"].dtype == object
+    for csv_chunk, parquet_chunk in zip(csv_chunks, parquet_chunks, strict=True):
+        a = profiles_to_cohort(csv_chunk, "s")
+        b = profiles_to_cohort(parquet_chunk, "s")
+        assert [p.as_dict() for p in b.rejected] == [p.as_dict() for p in a.rejected]
+        for name, table in a.cohort.tables().items():
+            pd.testing.assert_frame_equal(b.cohort.tables()[name], table, obj=name)
+    rejected = [p for c in parquet_chunks for p in profiles_to_cohort(c, "s").rejected]
+    assert sorted({(p.row, p.column, p.value) for p in rejected}) == [
+        (5, "expr_EGFR", "25"),
+        (7, "mutations", "EGFR L858R;;"),
+    ]
+    expression = profiles_to_cohort(parquet_chunks[0], "s").cohort.expression
+    assert expression["EGFR"].tolist() == [0.1, 0.2, 0.3]

@@ -54,11 +54,12 @@ def as_feature_matrix(
     """
     if isinstance(X, pd.DataFrame):
         names = [str(c) for c in X.columns]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
+        present = set(names)  # built once: per-name list scans cost O(p^2) on wide matrices
+        if len(present) < len(names):
+            duplicated = sorted({n for n in names if names.count(n) > 1})
             raise InputDataError(f"feature columns are duplicated: {_listing(duplicated)}")
         if feature_names is not None:
-            missing = [n for n in feature_names if n not in set(names)]
+            missing = [n for n in feature_names if n not in present]
             if missing:
                 raise InputDataError(
                     f"{len(missing)} feature column(s) seen in fit are missing: "

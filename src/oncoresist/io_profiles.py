@@ -35,6 +35,7 @@ from oncoresist.exceptions import InputDataError, Problem
 from oncoresist.io_canonical import NUMERIC_MISSING
 from oncoresist.io_tables import (
     DELIMITED,
+    _cell_text,
     iter_delimited_records,
     read_table,
     records_to_frame,
@@ -101,6 +102,11 @@ class ProfileSheet:
         return len(self.row_of_treatment)
 
 
+def is_expression_column(name: str) -> bool:
+    """``expr_<GENE>`` (any case), the columns read as numbers."""
+    return name.strip().lower().startswith(EXPR_PREFIX)
+
+
 def _blank(value: object) -> bool:
     return (
         value is None
@@ -157,7 +163,7 @@ def profiles_to_cohort(
                 for c in missing
             ],
         )  # fmt: skip
-    expr_cols = [c for c in columns if c.lower().startswith(EXPR_PREFIX)]
+    expr_cols = [c for c in columns if is_expression_column(c)]
     known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS) | set(expr_cols)
     unknown = [c for c in columns if c not in known]
     notes = []
@@ -170,9 +176,9 @@ def profiles_to_cohort(
         lines = list(range(first_line, first_line + len(frame)))
     seen = seen_treatments if seen_treatments is not None else {}
     patient_seen: dict[str, tuple[int, tuple[object, ...]]] = {}
-    acc = _Accumulator(genes)
-    rejected: list[Problem] = []
     values, expr_problems = _expression_cells(frame, expr_cols)
+    acc = _Accumulator(genes, values)
+    rejected: list[Problem] = []
     fields = [c for c in columns if c in set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)]
     records = frame[fields].to_dict("records")
     for pos, (line, record) in enumerate(zip(lines, records, strict=True)):
@@ -180,8 +186,7 @@ def profiles_to_cohort(
             Problem(source, line, column, raw, reason, fix)
             for column, raw, reason, fix in expr_problems.get(pos, ())
         ]
-        expression = dict(zip(genes, values[pos].tolist(), strict=True))
-        rejected += _row(record, line, source, expression, early, seen, patient_seen, acc)
+        rejected += _row(record, line, source, pos, early, seen, patient_seen, acc)
     cohort = acc.cohort(source)
     return ProfileSheet(
         cohort=cohort,
@@ -203,14 +208,24 @@ def _expression_cells(
     """
     if not expr_cols:
         return np.full((len(frame), 0), np.nan), {}
-    block = frame[expr_cols].to_numpy(dtype=object)
-    flat = block.ravel()
-    blank = pd.isna(flat) | np.isin(flat, ["", *NUMERIC_MISSING])
-    try:
-        numbers = np.where(blank, np.nan, flat).astype(float).reshape(block.shape)
-    except (TypeError, ValueError):
-        return _expression_cells_by_column(frame, expr_cols)
-    missing = blank.reshape(block.shape)
+    block = frame[expr_cols]
+    if all(
+        pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in block.dtypes
+    ):  # numbers already (Parquet, a pyfunc request): nothing to parse
+        numbers = block.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(numbers)
+    else:
+        cells = block.to_numpy(dtype=object)
+        flat = cells.ravel()
+        # hashed lookup: np.isin compares every object cell with every missing marker
+        blank = (
+            pd.isna(flat) | pd.Series(flat, dtype=object).isin(["", *NUMERIC_MISSING]).to_numpy()
+        )
+        try:
+            numbers = np.where(blank, np.nan, flat).astype(float).reshape(cells.shape)
+        except (TypeError, ValueError):
+            return _expression_cells_by_column(frame, expr_cols)
+        missing = blank.reshape(cells.shape)
     with np.errstate(invalid="ignore"):
         bad = ~missing & (~np.isfinite(numbers) | (numbers < -0.5) | (numbers > LOG2_TPM_MAX))
     if bad.any():
@@ -225,7 +240,10 @@ def _expression_cells_by_column(
     values = np.full((len(frame), len(expr_cols)), np.nan)
     problems: dict[int, list[tuple[str, str, str, str]]] = {}
     for j, column in enumerate(expr_cols):
-        text = frame[column].astype("string").str.strip()
+        cells = frame[column]
+        if pd.api.types.is_float_dtype(cells):  # numbers kept by typed_to_text: show as typed
+            cells = pd.Series([_cell_text(v) for v in cells.tolist()], index=cells.index)
+        text = cells.astype("string").str.strip()
         missing = (text.isna() | text.eq("") | text.isin(NUMERIC_MISSING)).to_numpy(bool)
         numbers = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(float)
         not_number = ~missing & ~np.isfinite(numbers)
@@ -247,26 +265,41 @@ def _expression_cells_by_column(
 
 
 class _Accumulator:
-    def __init__(self, genes: list[str]) -> None:
+    """Rows of the canonical tables built from accepted sheet rows.
+
+    Expression stays in the parsed block: accepted rows are remembered by position and
+    their values taken in one slice at the end (no per-row dict of hundreds of genes).
+    """
+
+    def __init__(self, genes: list[str], expression: np.ndarray) -> None:
         self.genes = genes
+        self.expression = expression
         self.tables: dict[str, list[dict[str, object]]] = {
             k: [] for k in ("patients", "samples", "treatments", "mutations", "copy_number",
-                            "fusions", "expression")
+                            "fusions")
         }  # fmt: skip
+        self.expression_rows: list[tuple[str, int]] = []  # (sample_id, position in block)
         self.row_of_treatment: dict[str, int] = {}
+
+    def _expression_table(self) -> pd.DataFrame:
+        # A gene given twice (expr_EGFR, expr_egfr) keeps its first column position and its
+        # last value, as a per-row dict of gene -> value would.
+        last = {gene: j for j, gene in enumerate(self.genes)}
+        columns = ["sample_id", *last]
+        if not self.expression_rows:
+            return pd.DataFrame([], columns=columns)
+        samples, positions = zip(*self.expression_rows, strict=True)
+        block = self.expression[np.asarray(positions)][:, list(last.values())]
+        table = pd.DataFrame(block, columns=list(last))
+        table.insert(0, "sample_id", list(samples))
+        return table
 
     def cohort(self, source: str) -> Cohort:
         frames = {}
         for name, rows in self.tables.items():
-            if name == "expression":
-                columns = ["sample_id", *dict.fromkeys(self.genes)]
-            else:
-                columns = list(empty_table(name).columns)
-            frames[name] = pd.DataFrame(rows, columns=columns)
-            if name != "expression":
-                frames[name] = frames[name].astype(object)
-        if not self.genes:
-            frames["expression"] = empty_table("expression")
+            columns = list(empty_table(name).columns)
+            frames[name] = pd.DataFrame(rows, columns=columns).astype(object)
+        frames["expression"] = self._expression_table() if self.genes else empty_table("expression")
         cohort = Cohort(**frames, name=Path(source).stem, source=source)  # type: ignore[arg-type]
         return validate_cohort(cohort, {k: source for k in frames})
 
@@ -275,7 +308,7 @@ def _row(
     record: dict[str, object],
     line: int,
     source: str,
-    expression: dict[str, float],
+    position: int,
     problems: list[Problem],
     seen: dict[str, int],
     patient_seen: dict[str, tuple[int, tuple[object, ...]]],
@@ -379,8 +412,8 @@ def _row(
         acc.tables["fusions"].append(
             {"sample_id": sample, "gene_5p": five, "gene_3p": three, "variant": variant}
         )
-    if expression:
-        acc.tables["expression"].append({"sample_id": sample, **expression})
+    if acc.genes:
+        acc.expression_rows.append((sample, position))
     return []
 
 
@@ -448,7 +481,7 @@ def iter_profile_chunks(path: str | os.PathLike[str], chunk_size: int) -> Iterat
         first = 2
         for batch_ in parquet.iter_batches(batch_size=chunk_size):
             frame = batch_.to_pandas()
-            yield typed_to_text(frame, first)
+            yield typed_to_text(frame, first, keep_numbers=is_expression_column)
             first += len(frame)
         return
     frame = read_table(path)

@@ -14,9 +14,10 @@ import csv
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from oncoresist.exceptions import InputDataError, Problem
@@ -323,12 +324,38 @@ def _cell_text(value: object) -> str | None:
     return text or None
 
 
-def typed_to_text(frame: pd.DataFrame, first_line: int) -> pd.DataFrame:
-    """Render a typed frame (Parquet/XLSX) as text cells indexed by row number."""
+def typed_to_text(
+    frame: pd.DataFrame, first_line: int, keep_numbers: Callable[[str], bool] | None = None
+) -> pd.DataFrame:
+    """Render a typed frame (Parquet/XLSX) as text cells indexed by row number.
+
+    Columns named by ``keep_numbers`` that hold numbers (integer or float, not boolean) stay
+    numbers as float64 with NaN for missing: a reader that parses them anyway (profile
+    sheets' expression block) then skips rendering and re-parsing every cell, and gets the
+    same values (a float's ``repr`` reads back exactly).
+    """
+
+    def numeric(column: object) -> bool:
+        values = frame[column]
+        return (
+            keep_numbers is not None
+            and keep_numbers(str(column))
+            and pd.api.types.is_numeric_dtype(values)
+            and not pd.api.types.is_bool_dtype(values)
+        )
+
+    kept = [c for c in frame.columns if numeric(c)]
+    text = [c for c in frame.columns if c not in set(kept)]
     out = pd.DataFrame(
-        {str(c): [_cell_text(v) for v in frame[c].tolist()] for c in frame.columns},
-        dtype=object,
+        {str(c): [_cell_text(v) for v in frame[c].tolist()] for c in text},
+        index=range(len(frame)),
+        dtype=object,  # text stays object: pandas 3 would infer its string dtype
     )
+    if kept:
+        numbers = frame[kept].to_numpy(dtype=np.float64, na_value=np.nan)
+        out = pd.concat(
+            [out, pd.DataFrame(numbers, columns=[str(c) for c in kept], index=out.index)], axis=1
+        )[[str(c) for c in frame.columns]]
     if len(frame.columns) == 0:
         out = pd.DataFrame(index=range(len(frame)))
     out.index = pd.Index(range(first_line, first_line + len(frame)), dtype="int64", name="line")
