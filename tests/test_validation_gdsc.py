@@ -337,3 +337,22 @@ def test_pan_drug_model_recovers_each_drugs_planted_biomarker(tmp_path):
 
 def _ci_text(value: tuple) -> str:
     return f"{value[0]:.3f} [{value[1]:.3f}, {value[2]:.3f}]"
+
+
+@pytest.mark.slow
+def test_drugs_and_pan_drug_model_in_two_processes_give_the_one_process_results():
+    from oncoresist.validation_gdsc import evaluate_drugs
+
+    data, drugs = _two_drug_screen(n=100), ("Dabrafenib", "Nutlin-3a (-)")
+    messages = []
+    alone, pan_alone, one = evaluate_drugs(data, drugs, n_boot=20, n_jobs=1)
+    shared, pan_shared, two = evaluate_drugs(
+        data, drugs, n_boot=20, n_jobs=2, report=messages.append
+    )
+    assert (one, two) == (1, 2)
+    pd.testing.assert_frame_equal(alone, shared)
+    pd.testing.assert_frame_equal(pan_alone.drugs, pan_shared.drugs)
+    pd.testing.assert_frame_equal(pan_alone.predictions, pan_shared.predictions)
+    assert pan_alone.overall == pan_shared.overall
+    assert alone.loc[0, "drug"] == "Dabrafenib" and alone.loc[0, "shap_rank"] == 1
+    assert messages[1:] == [f"GDSC1: {n} done" for n in ("pan-drug model", *drugs)]

@@ -26,6 +26,7 @@ from oncoresist.validation_survival import (
     benchmark_survival,
     make_verdicts,
     run_protocol,
+    run_repeated_cv,
     summarise_cv,
 )
 
@@ -94,6 +95,38 @@ def test_tuned_model_chooses_on_the_rows_it_is_given():
     refit = tuned._model(**tuned.best_params_).fit(X_train, y_train)
     np.testing.assert_allclose(tuned.predict(X_test), refit.predict(X_test))
     assert set(TUNING_GRID) == {"aft_distribution", "n_estimators"}
+
+
+def test_inner_cv_scores_shorter_rounds_from_the_longer_fit_as_if_fitted_apart():
+    from sklearn.model_selection import StratifiedKFold
+    from sksurv.metrics import concordance_index_censored
+
+    X, y = load_dataset("gbsg2", "ordinal_grade")
+    X_train, _, y_train, _ = train_test_split(X, y, test_size=0.25, random_state=20)
+    grid = {"aft_distribution": ["normal", "extreme"], "n_estimators": [40, 80]}
+    tuned = InnerCVSurvivalModel(grid, inner_folds=2, seed=3).fit(X_train, y_train)
+    event, time = y_train["resistance_observed"], y_train["time_to_resistance_months"]
+    folds = list(StratifiedKFold(2, shuffle=True, random_state=3).split(X_train, event))
+    for row in tuned.cv_results_.itertuples(index=False):
+        params = {"aft_distribution": row.aft_distribution, "n_estimators": row.n_estimators}
+        apart = []
+        for train, valid in folds:
+            model = tuned._model(**params).fit(X_train.iloc[train], y_train[train])
+            risk = model.predict(X_train.iloc[valid])
+            apart.append(concordance_index_censored(event[valid], time[valid], risk)[0])
+        assert row.inner_cindex == float(np.mean(apart))  # exactly: same trees, same risks
+
+
+def test_parallel_fits_give_the_sequential_scores():
+    kwargs = {"models": (KM, OURS_TUNED), "n_splits": 2, "n_repeats": 1}
+    messages = []
+    alone, tuned_alone = run_repeated_cv("breast_cancer", n_jobs=1, **kwargs)
+    shared, tuned_shared = run_repeated_cv(
+        "breast_cancer", n_jobs=2, report=messages.append, **kwargs
+    )
+    pd.testing.assert_frame_equal(alone, shared)
+    assert tuned_alone == tuned_shared and len(tuned_shared) == 2
+    assert messages == [f"breast_cancer: repeat 1/1, fold {k}/2 done" for k in (1, 2)]
 
 
 def test_summarise_cv_uses_the_corrected_interval():

@@ -683,7 +683,9 @@ def benchmark_survival_command(
     folds: Annotated[int, typer.Option(min=2, max=10, help="CV folds.")] = 5,
     repeats: Annotated[int, typer.Option(min=0, help="CV repeats (0 skips CV).")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the CV folds.")] = 0,
-    n_jobs: Annotated[int, typer.Option(min=1, help="Threads for the forest.")] = 2,
+    n_jobs: Annotated[
+        int, typer.Option(min=1, help="Processes sharing the independent (split, model) fits.")
+    ] = 2,
     docs: Annotated[
         Path | None, typer.Option(help="Generated page whose survival section is rewritten.")
     ] = Path("docs/validation.md"),
@@ -751,6 +753,9 @@ def benchmark_gdsc_command(
     no_pan_drug: Annotated[
         bool, typer.Option("--no-pan-drug", help="Skip the pan-drug model (one per drug only).")
     ] = False,
+    n_jobs: Annotated[
+        int, typer.Option(min=1, help="Processes sharing the drugs and the pan-drug model.")
+    ] = 2,
 ) -> None:
     """Known resistance/sensitivity biomarkers recovered from real GDSC1 screens (XGBoost + SHAP).
 
@@ -773,6 +778,7 @@ def benchmark_gdsc_command(
             tracking_uri=tracking_uri,
             report=lambda message: err.print(message, style="dim"),
             pan_drug=not no_pan_drug,
+            n_jobs=n_jobs,
         )
     d = result.drugs
     table = pd.DataFrame(

@@ -291,6 +291,7 @@ class GDSCBenchmark:
     seconds: float = 0.0
     run_ids: dict[str, str] = field(default_factory=dict)
     pan_drug: object | None = None  # validation_pandrug.PanDrugResult
+    n_jobs: int = 1  # processes that shared the drugs and the pan-drug model
 
 
 def target_met(row: pd.Series) -> tuple[bool, bool] | tuple[None, None]:
@@ -299,6 +300,48 @@ def target_met(row: pd.Series) -> tuple[bool, bool] | tuple[None, None]:
         return None, None
     ranked = bool(pd.notna(row["shap_rank"]) and row["shap_rank"] <= row["top_k"])
     return bool(ranked), bool(row["auroc_gain"][0] >= 0.05)
+
+
+def evaluate_drugs(
+    data: GDSCData,
+    drugs: tuple[str, ...],
+    seed: int = 0,
+    n_boot: int = 200,
+    pan_drug: bool = True,
+    n_jobs: int = 1,
+    report=lambda _message: None,
+) -> tuple[pd.DataFrame, object | None, int]:
+    """:func:`evaluate_drug` per drug and, with ``pan_drug`` and >= 2 drugs, the pan-drug model.
+
+    They are independent, seeded tasks shared by ``n_jobs`` processes (the results do not
+    depend on it). Returns the per-drug frame with the target columns, the
+    :class:`~oncoresist.validation_pandrug.PanDrugResult` (or None) and the processes used.
+    """
+    from joblib import Parallel, delayed
+
+    from oncoresist.validation_pandrug import evaluate_pan_drug
+
+    def only(names: tuple[str, ...]) -> GDSCData:  # each worker gets only the rows it uses
+        rows = data.responses[data.responses["drug"].isin(names)]
+        return GDSCData(rows, data.features, data.join)
+
+    with_pan = pan_drug and len(drugs) > 1
+    names = list(drugs)
+    calls = [delayed(evaluate_drug)(only((d,)), d, seed=seed, n_boot=n_boot) for d in drugs]
+    if with_pan:  # the longest task: first, so that the drugs fill the other worker meanwhile
+        names.insert(0, "pan-drug model")
+        calls.insert(0, delayed(evaluate_pan_drug)(only(drugs), drugs, seed=seed, n_boot=n_boot))
+    report(f"GDSC1: {len(drugs)} drugs" + (" and the pan-drug model" if with_pan else ""))
+    workers = max(1, min(n_jobs, len(calls)))
+    results = []
+    for name, result in zip(names, Parallel(workers, return_as="generator")(calls), strict=True):
+        report(f"GDSC1: {name} done")  # results come in task order
+        results.append(result)
+    pan = results.pop(0) if with_pan else None
+    frame = pd.DataFrame(results)
+    met = frame.apply(target_met, axis=1, result_type="expand")
+    frame["rank_target_met"], frame["gain_target_met"] = met[0], met[1]
+    return frame, pan, workers
 
 
 def benchmark_gdsc(
@@ -311,11 +354,13 @@ def benchmark_gdsc(
     tracking_uri: str | None = None,
     report=lambda _message: None,
     pan_drug: bool = True,
+    n_jobs: int = 1,
 ) -> GDSCBenchmark:
     """Evaluate every listed drug on the cached GDSC1 files; write docs; log MLflow runs.
 
     With ``pan_drug`` (and at least two drugs) one pan-drug model over all their rows is
-    evaluated too (:func:`oncoresist.validation_pandrug.evaluate_pan_drug`).
+    evaluated too (:func:`oncoresist.validation_pandrug.evaluate_pan_drug`), all of them in
+    ``n_jobs`` processes (:func:`evaluate_drugs`).
     """
     import time
 
@@ -325,21 +370,10 @@ def benchmark_gdsc(
     started = time.perf_counter()
     files = load_gdsc(cache_dir)
     data = join_gdsc(files["ic50"], files["cosmic"], files["features"])
-    drugs = drugs or tuple(DRUG_BIOMARKERS)
-    rows = []
-    for drug in drugs:
-        report(f"GDSC1: {drug}")
-        rows.append(evaluate_drug(data, drug, seed=seed, n_boot=n_boot))
-    frame = pd.DataFrame(rows)
-    met = frame.apply(target_met, axis=1, result_type="expand")
-    frame["rank_target_met"], frame["gain_target_met"] = met[0], met[1]
-    pan = None
-    if pan_drug and len(drugs) > 1:
-        from oncoresist.validation_pandrug import evaluate_pan_drug
-
-        report(f"GDSC1: pan-drug model over {len(drugs)} drugs")
-        pan = evaluate_pan_drug(data, tuple(drugs), seed=seed, n_boot=n_boot)
-    result = GDSCBenchmark(frame, data.join, time.perf_counter() - started, pan_drug=pan)
+    drugs = tuple(drugs or DRUG_BIOMARKERS)
+    frame, pan, workers = evaluate_drugs(data, drugs, seed, n_boot, pan_drug, n_jobs, report)
+    seconds = time.perf_counter() - started
+    result = GDSCBenchmark(frame, data.join, seconds, pan_drug=pan, n_jobs=workers)
     if docs_path is not None:
         update_generated_section(docs_path, "gdsc", render_gdsc_markdown(result))
     if experiment is not None:

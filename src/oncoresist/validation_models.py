@@ -17,6 +17,7 @@ a random survival forest and gradient-boosted stumps:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,7 +160,9 @@ class InnerCVSurvivalModel(BaseEstimator):
     grid : mapping of hyperparameter name to candidate values
     inner_folds : int
         Folds (stratified on the event) of the rows given to ``fit``; the choice maximises
-        the mean Harrell C-index, and the winner is refitted on all of them.
+        the mean Harrell C-index, and the winner is refitted on all of them. Candidates that
+        differ only in ``n_estimators`` share one inner fit per fold (the shorter ones are
+        its first trees, identical to fitting them apart), unless early stopping is on.
     seed, n_jobs : int
     """
 
@@ -184,14 +187,22 @@ class InnerCVSurvivalModel(BaseEstimator):
 
         event, time = y[y.dtype.names[0]], y[y.dtype.names[1]]
         folds = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.seed)
-        rows = []
-        for candidate in grid_candidates(self.grid or {}):
-            scores = []
-            for train, valid in folds.split(X, event):
-                model = self._model(**candidate).fit(X.iloc[train], y[train])
-                risk = model.predict(X.iloc[valid])
-                scores.append(concordance_index_censored(event[valid], time[valid], risk)[0])
-            rows.append({**candidate, "inner_cindex": float(np.mean(scores))})
+        candidates = grid_candidates(self.grid or {})
+        scores: list[list[float]] = [[] for _ in candidates]
+        groups = [([i], c) for i, c in enumerate(candidates)]
+        if self._model().early_stopping_rounds is None:  # a shorter fit could stop elsewhere
+            groups = _same_but_rounds(candidates)
+        for train, valid in folds.split(X, event):
+            for members, longest in groups:
+                model = self._model(**longest).fit(X.iloc[train], y[train])
+                for index in members:
+                    risk = _risk_after(model, X.iloc[valid], candidates[index].get("n_estimators"))
+                    c = concordance_index_censored(event[valid], time[valid], risk)[0]
+                    scores[index].append(c)
+        rows = [
+            {**candidate, "inner_cindex": float(np.mean(s))}
+            for candidate, s in zip(candidates, scores, strict=True)
+        ]
         self.cv_results_ = pd.DataFrame(rows)
         best = self.cv_results_["inner_cindex"].idxmax()
         self.best_params_ = {k: rows[best][k] for k in rows[best] if k != "inner_cindex"}
@@ -203,6 +214,31 @@ class InnerCVSurvivalModel(BaseEstimator):
 
     def predict_survival_function(self, X: pd.DataFrame, times: np.ndarray) -> np.ndarray:
         return self.model_.predict_survival_function(X, times)
+
+
+def _same_but_rounds(candidates: list[dict]) -> list[tuple[list[int], dict]]:
+    """Candidates that differ only in ``n_estimators``, each group with its longest member.
+
+    Boosting is sequential and seeded, so the first k trees of a longer fit are the k-tree
+    model exactly (checked bit for bit in the tests): one fit per group scores every member.
+    """
+    groups: dict[str, list[int]] = {}
+    for index, candidate in enumerate(candidates):
+        key = repr(sorted((k, v) for k, v in candidate.items() if k != "n_estimators"))
+        groups.setdefault(key, []).append(index)
+    return [
+        (members, max((candidates[i] for i in members), key=lambda c: c.get("n_estimators", 0)))
+        for members in groups.values()
+    ]
+
+
+def _risk_after(model: Any, X: pd.DataFrame, rounds: int | None) -> np.ndarray:
+    """Risk from the first ``rounds`` trees of a fitted TimeToResistanceModel (all if None)."""
+    if rounds is None or rounds >= model.best_iteration_:
+        return model.predict(X)
+    prefix = copy.copy(model)
+    prefix.booster_ = model.booster_[:rounds]
+    return prefix.predict(X)
 
 
 def make_model(name: str, dataset: str, seed: int, n_jobs: int = 1, rsf: str = "rsf_guide") -> Any:

@@ -107,7 +107,9 @@ def render_survival_markdown(result: SurvivalBenchmark, n_splits: int, n_repeats
         "Models: *oncoresist default* is `TimeToResistanceModel` with the training config's "
         "survival defaults (XGBoost AFT, extreme-value noise, 300 rounds, depth 2); "
         f"*oncoresist tuned* picks `{TUNING_GRID}` by 3-fold stratified inner CV "
-        "(Harrell C) on the training part only, never on the test split. Baselines as in "
+        "(Harrell C) on the training part only, never on the test split (grid points "
+        "differing only in rounds are scored from one inner fit: the shorter model is the "
+        "longer one's first trees, bit for bit). Baselines as in "
         "the scikit-survival guides: RSF (1,000 trees, min_samples_split=10, "
         "min_samples_leaf=15; 100 depth-2 trees in the evaluation guide), Coxnet "
         "(l1_ratio=0.99, raw features, on GBSG2; the project's standardised Coxnet, "
@@ -167,8 +169,13 @@ def render_survival_markdown(result: SurvivalBenchmark, n_splits: int, n_repeats
         counts = result.tuned_params.value_counts(keys).rename("times chosen").reset_index()
         lines += ["### Hyperparameters chosen by inner CV\n", markdown_table(counts)]
     timing = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
-    lines.append(f"Wall time: {timing}.\n")
+    lines.append(f"Wall time ({_processes(result.n_jobs)}): {timing}.\n")
     return "\n".join(lines)
+
+
+def _processes(n_jobs: int) -> str:
+    """How the independent fits ran; the numbers above do not depend on it."""
+    return "one process" if n_jobs == 1 else f"independent fits shared by {n_jobs} processes"
 
 
 def _ci(value: tuple[float, float, float]) -> str:
@@ -230,7 +237,7 @@ def render_gdsc_markdown(result: object) -> str:
             "gain >= 0.05 on (a).\n",
             markdown_table(table),
             *([] if result.pan_drug is None else [render_pan_drug_markdown(result)]),
-            f"Wall time: {result.seconds:.0f} s"
+            f"Wall time ({_processes(result.n_jobs)}): {result.seconds:.0f} s"
             + (
                 ""
                 if result.pan_drug is None

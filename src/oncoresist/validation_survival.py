@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from oncoresist.validation_fits import run_tasks
 from oncoresist.validation_models import (
     DATASETS,
     METRICS,
@@ -27,7 +28,6 @@ from oncoresist.validation_models import (
     TUNING_GRID,
     Protocol,
     load_dataset,
-    make_model,
 )
 
 #: Tolerance of the target "matches or beats": C-index within 0.005; IBS no worse than the
@@ -53,6 +53,8 @@ class SurvivalBenchmark:
         Hyperparameters chosen by inner CV for each protocol split / CV fold.
     seconds : dict
         Wall time per stage.
+    n_jobs : int
+        Processes that shared the independent fits.
     """
 
     protocols: pd.DataFrame
@@ -62,56 +64,15 @@ class SurvivalBenchmark:
     tuned_params: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
     run_ids: dict[str, str] = field(default_factory=dict)
+    n_jobs: int = 1
 
 
 def _quiet(_message: str) -> None:
     return None
 
 
-# ------------------------------------------------------------------------- evaluation
-def fit_and_score(
-    model: object,
-    X_train: pd.DataFrame,
-    y_train: np.ndarray,
-    X_test: pd.DataFrame,
-    y_test: np.ndarray,
-    ibs_times: np.ndarray | None = None,
-    y_censoring: np.ndarray | None = None,
-) -> dict[str, float]:
-    """Fit ``model`` and return Harrell C, Uno C and IBS on the test rows.
-
-    Harrell and Uno C come from :func:`oncoresist.metrics.survival_metrics`. The IBS runs on
-    ``ibs_times`` with the censoring distribution of ``y_censoring`` when given (the
-    evaluation guide's definition: ``np.arange`` over the 10th-90th percentile of all times,
-    censoring from all patients); otherwise on
-    :func:`oncoresist.metrics.survival_time_grid` with censoring estimated from the training
-    and test rows together: IPCW weights from the training rows alone are undefined for a
-    test time beyond the last training time (it happens in breast_cancer).
-    """
-    from sksurv.metrics import integrated_brier_score
-
-    from oncoresist.metrics import survival_metrics, survival_time_grid
-
-    model.fit(X_train, y_train)
-    risk = model.predict(X_test)
-    scores = survival_metrics(y_train, y_test, risk, times=())
-    result = {name: float(scores[name]) for name in ("cindex_harrell", "cindex_uno")}
-    if ibs_times is None:
-        ibs_times = survival_time_grid(y_train, y_test)
-        y_censoring = np.concatenate([y_train, y_test])
-    surv = model.predict_survival_function(X_test, ibs_times)
-    result["ibs"] = float(integrated_brier_score(y_censoring, y_test, surv, ibs_times))
-    return result
-
-
-def _tuned(model: object) -> dict[str, object]:
-    return dict(getattr(model, "best_params_", {}))
-
-
-def run_protocol(
-    protocol: Protocol, models: Sequence[str] = MODELS, n_jobs: int = 1
-) -> tuple[pd.DataFrame, list[dict[str, object]]]:
-    """All ``models`` on one published split; returns long scores and tuned choices."""
+def _protocol_tasks(protocol: Protocol, models: Sequence[str]) -> list[tuple]:
+    """One task per model on the protocol's published split (its own ``random_state``)."""
     from sklearn.model_selection import train_test_split
 
     X, y = load_dataset(protocol.dataset, protocol.encoding)
@@ -127,12 +88,16 @@ def run_protocol(
     if protocol.guide_ibs:
         low, high = np.percentile(y[y.dtype.names[1]], [10, 90])
         ibs_times = np.arange(low, high + 1)
+    split = (X_train, y_train, X_test, y_test, ibs_times, y)
+    return [(name, protocol.dataset, protocol.random_state, protocol.key, split) for name in models]
+
+
+def _protocol_rows(
+    protocol: Protocol, models: Sequence[str], results: list
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     rows, tuned = [], []
-    for name in models:
-        model = make_model(name, protocol.dataset, protocol.random_state, n_jobs, protocol.key)
-        scores = fit_and_score(model, X_train, y_train, X_test, y_test, ibs_times, y)
+    for name, (scores, choice) in zip(models, results, strict=True):
         for metric, value in scores.items():
-            published = protocol.published.get((name, metric), np.nan)
             rows.append(
                 {
                     "protocol": protocol.key,
@@ -140,12 +105,39 @@ def run_protocol(
                     "model": name,
                     "metric": metric,
                     "value": value,
-                    "published": published,
+                    "published": protocol.published.get((name, metric), np.nan),
                 }
             )
-        if _tuned(model):
-            tuned.append({"where": protocol.key, **_tuned(model)})
+        if choice:
+            tuned.append({"where": protocol.key, **choice})
+    return rows, tuned
+
+
+def run_protocols(
+    protocols: Sequence[Protocol], models: Sequence[str] = MODELS, n_jobs: int = 1
+) -> tuple[pd.DataFrame, list[dict[str, object]]]:
+    """All ``models`` on each protocol's published split, every (protocol, model) fit in parallel.
+
+    Returns long scores (protocol, dataset, model, metric, value, published) and the tuned
+    model's choices. ``n_jobs`` processes share the fits
+    (:func:`~oncoresist.validation_fits.run_tasks`).
+    """
+    tasks = [_protocol_tasks(protocol, models) for protocol in protocols]
+    results = run_tasks([task for group in tasks for task in group], n_jobs)
+    rows, tuned = [], []
+    for number, protocol in enumerate(protocols):
+        mine = results[number * len(models) : (number + 1) * len(models)]
+        more_rows, more_tuned = _protocol_rows(protocol, models, mine)
+        rows += more_rows
+        tuned += more_tuned
     return pd.DataFrame(rows), tuned
+
+
+def run_protocol(
+    protocol: Protocol, models: Sequence[str] = MODELS, n_jobs: int = 1
+) -> tuple[pd.DataFrame, list[dict[str, object]]]:
+    """All ``models`` on one published split; returns long scores and tuned choices."""
+    return run_protocols((protocol,), models, n_jobs)
 
 
 def run_repeated_cv(
@@ -164,26 +156,36 @@ def run_repeated_cv(
     X, y = load_dataset(dataset, encoding)
     event = y[y.dtype.names[0]]
     splitter = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
+    splits = list(splitter.split(X, event))
+    tasks = [
+        (name, dataset, seed, "rsf_guide", (X.iloc[train], y[train], X.iloc[test], y[test]))
+        for train, test in splits
+        for name in models
+    ]
+
+    def done(index: int) -> None:
+        if (index + 1) % len(models) == 0:  # the fold's last model is in
+            repeat, fold = divmod(index // len(models), n_splits)
+            report(f"{dataset}: repeat {repeat + 1}/{n_repeats}, fold {fold + 1}/{n_splits} done")
+
+    results = run_tasks(tasks, n_jobs, done)
     rows, tuned = [], []
-    for index, (train, test) in enumerate(splitter.split(X, event)):
-        repeat, fold = divmod(index, n_splits)
-        report(f"{dataset}: repeat {repeat + 1}/{n_repeats}, fold {fold + 1}/{n_splits}")
-        for name in models:
-            model = make_model(name, dataset, seed, n_jobs)
-            scores = fit_and_score(model, X.iloc[train], y[train], X.iloc[test], y[test])
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "model": name,
-                    "repeat": repeat,
-                    "fold": fold,
-                    "n_train": len(train),
-                    "n_test": len(test),
-                    **scores,
-                }
-            )
-            if _tuned(model):
-                tuned.append({"where": f"{dataset} cv r{repeat} f{fold}", **_tuned(model)})
+    for index, (task, (scores, choice)) in enumerate(zip(tasks, results, strict=True)):
+        name, (train, test) = task[0], splits[index // len(models)]
+        repeat, fold = divmod(index // len(models), n_splits)
+        rows.append(
+            {
+                "dataset": dataset,
+                "model": name,
+                "repeat": repeat,
+                "fold": fold,
+                "n_train": len(train),
+                "n_test": len(test),
+                **scores,
+            }
+        )
+        if choice:
+            tuned.append({"where": f"{dataset} cv r{repeat} f{fold}", **choice})
     return pd.DataFrame(rows), tuned
 
 
@@ -274,6 +276,8 @@ def benchmark_survival(
         Repeated stratified K-fold CV (``n_repeats=0`` skips it).
     seed : int
         Seed of the CV folds and of the baselines' randomness in CV.
+    n_jobs : int
+        Processes sharing the independent (split, model) fits; results do not depend on it.
     docs_path : path, optional
         Markdown file whose generated ``survival`` section is replaced (None: no file).
     experiment : str, optional
@@ -282,16 +286,14 @@ def benchmark_survival(
     from oncoresist.validation_report import render_survival_markdown, update_generated_section
 
     seconds: dict[str, float] = {}
-    frames, tuned = [], []
+    tuned: list[dict[str, object]] = []
     started = _time.perf_counter()
-    for protocol in PROTOCOLS:
-        if protocol.dataset in datasets:
-            report(f"protocol {protocol.key}")
-            frame, choices = run_protocol(protocol, models, n_jobs)
-            frames.append(frame)
-            tuned += choices
+    chosen = [protocol for protocol in PROTOCOLS if protocol.dataset in datasets]
+    protocols = pd.DataFrame()
+    if chosen:
+        report(f"protocols {', '.join(p.key for p in chosen)}")
+        protocols, tuned = run_protocols(chosen, models, n_jobs)
     seconds["protocols"] = _time.perf_counter() - started
-    protocols = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     fold_frames = []
     for dataset in datasets if n_repeats > 0 else ():
         started = _time.perf_counter()
@@ -307,6 +309,7 @@ def benchmark_survival(
         cv_summary=summarise_cv(folds) if len(folds) else pd.DataFrame(),
         tuned_params=pd.DataFrame(tuned),
         seconds=seconds,
+        n_jobs=n_jobs,
     )
     if docs_path is not None:
         markdown = render_survival_markdown(result, n_splits=n_splits, n_repeats=n_repeats)
