@@ -178,6 +178,20 @@ def test_top_drivers_text_matches_table(explain_trained, explained):
         top_drivers_text(explain_trained.bundle, explanation, "mechanism", None, 2)
 
 
+def test_top_drivers_text_ranks_like_top_drivers_row_by_row(explain_trained, explained):
+    from oncoresist.explain import _row_drivers, driver_text, predicted_mechanisms
+
+    _, _, explanation = explained
+    bundle = explain_trained.bundle
+    mechanisms = predicted_mechanisms(bundle, explanation.features)
+    scale = explanation.survival_scale
+    for model, wanted in (("mechanism", mechanisms), (SURVIVAL_MODEL, None)):
+        rows = _row_drivers(bundle, explanation, model, wanted, 3, group=False)
+        expected = ["; ".join(driver_text(d, scale) for d in row) for row in rows]
+        assert top_drivers_text(bundle, explanation, model, wanted, 3) == expected
+        assert any(t.count("; ") == 2 for t in expected)  # three drivers shown somewhere
+
+
 def test_global_importance_per_feature_and_group(explain_trained, explained):
     _, _, explanation = explained
     table = global_importance(explanation)

@@ -41,3 +41,15 @@ def test_a_profile_tied_with_calibration_rows_counts_them_whatever_the_rounding(
     # A genuinely larger distance is still not a tie.
     far = pd.DataFrame([[9.0, 20.0]], columns=["line", "age"])
     assert _detector(reference, -1).block_pvalues(far, far)["context"].iloc[0] == 1 / 7
+
+
+def test_row_medians_equal_pandas_skipna_medians():
+    from oncoresist.ood import _row_medians
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(40, 9))
+    values[rng.random(values.shape) < 0.3] = np.nan  # odd and even counts per row
+    values[0] = np.nan  # nothing measured
+    values[1, :] = [1, 2, 2, 5, np.nan, 7, 1, 1, 3]
+    expected = pd.DataFrame(values).median(axis=1, skipna=True).to_numpy()
+    np.testing.assert_array_equal(_row_medians(values), expected)

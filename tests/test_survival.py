@@ -182,6 +182,21 @@ def test_cox_curves_and_quantiles(cohort):
     assert np.all(model.predict_quantile(X_test, 0.2) <= median)
 
 
+@pytest.mark.parametrize("objective", ["survival:aft", "survival:cox"])
+def test_quantiles_from_one_margin_equal_quantiles_of_row_subsets(cohort, objective):
+    X_train, y_train, X_test, _, _ = cohort
+    model = TimeToResistanceModel(objective=objective, **SMALL).fit(X_train, y_train)
+    margin = model.predict_margin(X_test)
+    rows = np.arange(0, len(X_test), 3)
+    for q in (0.1, 0.5, 0.9):
+        np.testing.assert_array_equal(
+            model.quantile_from_margin(margin[rows], q),
+            model.predict_quantile(X_test.iloc[rows], q),
+        )
+    with pytest.raises(ConfigError, match="quantile q"):
+        model.quantile_from_margin(margin, 1.0)
+
+
 # ----------------------------------------------------------------------------- options
 def test_early_stopping_keeps_best_iteration(cohort):
     X_train, y_train, X_test, _, _ = cohort

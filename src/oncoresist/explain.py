@@ -288,11 +288,15 @@ def driver_text(driver: Driver, scale: str = "log-time") -> str:
     Mechanism contributions are log-odds; time contributions are shown as the percentage
     change of expected time to resistance (AFT) or of the hazard (Cox).
     """
-    if driver.model.startswith("mechanism:"):
-        return f"{driver.label} ({driver.contribution:+.2f} log-odds)"
-    change = np.expm1(driver.contribution) * 100
+    return _contribution_text(driver.model, driver.label, driver.contribution, scale)
+
+
+def _contribution_text(model: str, label: str, contribution: float, scale: str) -> str:
+    if model.startswith("mechanism:"):
+        return f"{label} ({contribution:+.2f} log-odds)"
+    change = np.expm1(contribution) * 100
     unit = "hazard" if scale == "log-hazard" else "time"
-    return f"{driver.label} ({change:+.0f}% {unit})"
+    return f"{label} ({change:+.0f}% {unit})"
 
 
 def top_drivers_text(
@@ -308,5 +312,39 @@ def top_drivers_text(
     ``model`` is ``"mechanism"`` (drivers of each row's ``mechanisms`` entry) or
     :data:`SURVIVAL_MODEL`.
     """
-    found = _row_drivers(bundle, explanation, model, mechanisms, k, group)
-    return ["; ".join(driver_text(d, explanation.survival_scale) for d in row) for row in found]
+    scale = explanation.survival_scale
+    if group:
+        found = _row_drivers(bundle, explanation, model, mechanisms, k, group)
+        return ["; ".join(driver_text(d, scale) for d in row) for row in found]
+    # The ungrouped ranking for all rows at once (what top_drivers does row by row: a stable
+    # sort by |contribution|, zeros never drivers); only the k winners are read into words,
+    # each distinct (feature, value) once.
+    n = len(explanation.features)
+    if model == "mechanism":
+        if mechanisms is None:
+            raise ValueError("mechanism drivers need each row's mechanism")
+        classes = [MECHANISMS.index(m) for m in mechanisms]
+        contributions = explanation.mechanism[np.arange(n), classes, :-1]
+        models = [f"mechanism:{m}" for m in mechanisms]
+    else:
+        contributions = explanation.survival[:, :-1]
+        models = [SURVIVAL_MODEL] * n
+    magnitude = np.abs(contributions)
+    order = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
+    values = explanation.features.to_numpy(dtype=np.float64)
+    names = explanation.feature_names
+    reader = Reader(bundle.feature_builder)
+    labels: dict[tuple[int, float], str] = {}
+    texts = []
+    for i in range(n):
+        parts = []
+        for j in order[i]:
+            if magnitude[i, j] <= 0:
+                break
+            value = float(values[i, j])
+            label = labels.get((j, value))
+            if label is None:
+                label = labels[(j, value)] = reader(names[j], value)
+            parts.append(_contribution_text(models[i], label, float(contributions[i, j]), scale))
+        texts.append("; ".join(parts))
+    return texts

@@ -231,13 +231,20 @@ class TimeIntervalCalibrator:
         n = len(X)
         lower, upper = self.levels_for(groups, n)
         lo, hi = np.zeros(n), np.full(n, np.inf)
+        # One margin for all rows when the model can turn margins into quantiles (a row's
+        # prediction does not depend on the rows beside it), instead of two per group.
+        from_margin = getattr(model, "quantile_from_margin", None)
+        margin = model.predict_margin(X) if from_margin is not None else None
         for a, b in set(zip(lower.tolist(), upper.tolist(), strict=True)):
             rows = np.flatnonzero((lower == a) & (upper == b))
-            part = X.iloc[rows]
+            if margin is not None:
+                part, quantile = margin[rows], from_margin
+            else:
+                part, quantile = X.iloc[rows], model.predict_quantile
             if 0 < a < 1:
-                lo[rows] = model.predict_quantile(part, a)
+                lo[rows] = quantile(part, a)
             if b < 1:
-                hi[rows] = model.predict_quantile(part, b)
+                hi[rows] = quantile(part, b)
         return lo, hi
 
     def score_columns(

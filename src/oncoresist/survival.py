@@ -382,7 +382,16 @@ class TimeToResistanceModel(SurvivalAnalysisMixin, BaseEstimator):
         """
         if not 0 < q < 1:
             raise ConfigError(f"quantile q must be in (0, 1), got {q!r}")
-        margin = self._margin_of(X)
+        return self.quantile_from_margin(self._margin_of(X), q)
+
+    def quantile_from_margin(self, margin: np.ndarray, q: float) -> np.ndarray:
+        """:meth:`predict_quantile` from margins already predicted (:meth:`predict_margin`).
+
+        Callers that need several quantiles of the same rows predict the margin once.
+        """
+        if not 0 < q < 1:
+            raise ConfigError(f"quantile q must be in (0, 1), got {q!r}")
+        margin = np.asarray(margin, dtype=np.float64)
         if self.objective == "survival:cox":
             knots, cumhaz = self.baseline_cumulative_hazard_
             surv = np.exp(-np.outer(np.exp(margin), cumhaz))

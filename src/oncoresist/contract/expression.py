@@ -83,7 +83,8 @@ def validate_expression(
             empty = _blank_mask(block)
             text_cells = np.isnan(numbers) & ~empty
         infinite = np.isinf(numbers)
-        raw_values = block.to_numpy(dtype=object)
+        # the cells as given, for problem reports only (an object copy of the whole block)
+        raw_values = block.to_numpy(dtype=object) if text_cells.any() or infinite.any() else None
         for (i, j), reason, fix in [
             *[(cell, "expression value is not a number",
                "use numbers only; leave missing values empty")
