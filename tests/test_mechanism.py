@@ -108,6 +108,18 @@ def test_uncalibrated_proba_is_softmax_of_margin(cohort):
     assert model.intercept_.shape == (5,)
 
 
+def test_first_rounds_are_the_shorter_model(cohort):
+    """A grid over n_estimators can share one fit: n_trees rounds == n_estimators=n_trees."""
+    X, y = cohort
+    params = {**SMALL, "colsample_bytree": 0.5, "subsample": 0.8}
+    short = MechanismClassifier(**params).fit(X, y)
+    long = MechanismClassifier(**{**params, "n_estimators": 60}).fit(X, y)
+    assert np.array_equal(long.predict_margin(X, n_trees=30), short.predict_margin(X))
+    assert not np.allclose(long.predict_margin(X), short.predict_margin(X))
+    with pytest.raises(ConfigError, match="n_trees"):
+        long.predict_margin(X, n_trees=61)
+
+
 def test_shap_path_dependent_values_add_up_to_margin(cohort):
     shap = pytest.importorskip("shap")
     X, y = cohort
@@ -195,3 +207,19 @@ def test_logistic_baseline_fixed_order_with_absent_class():
     # it learns the planted signal: g0 drives on_target
     hi, lo = X.assign(g0=2.0), X.assign(g0=-2.0)
     assert np.all(model.predict_proba(hi)[:, 0] > model.predict_proba(lo)[:, 0])
+
+
+def test_cv_grid_shares_one_fit_across_n_estimators():
+    from oncoresist.config import load_config
+    from oncoresist.cv import _share_boosting_rounds, grid_candidates
+
+    config = load_config(None)
+    grid = grid_candidates({"max_depth": [2, 3], "n_estimators": [300, 600]})
+    groups = _share_boosting_rounds(grid, config)
+    assert [fit["max_depth"] for fit, _ in groups] == [2, 3]
+    assert all(fit["n_estimators"] == 600 for fit, _ in groups)
+    scored = [(c["max_depth"], c["n_estimators"], n) for _, members in groups for c, n in members]
+    assert sorted(scored) == [(2, 300, 300), (2, 600, 600), (3, 300, 300), (3, 600, 600)]
+    # without n_estimators in the grid each candidate keeps the configured rounds
+    plain = _share_boosting_rounds(grid_candidates({"max_depth": [2, 3]}), config)
+    assert [members[0][1] for _, members in plain] == [config.mechanism.n_estimators] * 2

@@ -129,18 +129,21 @@ def cross_validate(
         labelled_fit = out_fit["mechanism"].notna().to_numpy()
         labelled_valid = out_valid["mechanism"].notna().to_numpy()
         mech_cols = mechanism_columns(builder, config)
-        for candidate in mech_grid:
+        for fit_params, candidates in _share_boosting_rounds(mech_grid, config):
             # Candidates are compared uncalibrated: calibration is refitted (and checked on
-            # inner folds) once, for the chosen candidate, in the final fit.
-            model = make_mechanism_model(config, **{**candidate, "calibration": "none"})
+            # inner folds) once, for the chosen candidate, in the final fit. Candidates that
+            # differ only in n_estimators share one fit: the shorter ones are its first rounds.
+            model = make_mechanism_model(config, **{**fit_params, "calibration": "none"})
             model.fit(
                 x_fit.loc[labelled_fit, mech_cols], out_fit["mechanism"][labelled_fit].to_numpy()
             )
-            proba = model.predict_proba(x_valid[labelled_valid])
-            scores = mechanism_metrics(out_valid["mechanism"][labelled_valid].to_numpy(), proba)
-            mech_rows.append({"fold": fold, "params": _key(candidate), **scores})
-            done += 1
-            report("cross-validation", done / total)
+            for candidate, n_trees in candidates:
+                proba = model.predict_proba(x_valid[labelled_valid], n_trees=n_trees)
+                labels = out_valid["mechanism"][labelled_valid].to_numpy()
+                scores = mechanism_metrics(labels, proba)
+                mech_rows.append({"fold": fold, "params": _key(candidate), **scores})
+                done += 1
+                report("cross-validation", done / total)
         y_fit = make_survival_target(
             out_fit["time_to_resistance_months"], out_fit["resistance_observed"]
         )
@@ -157,6 +160,24 @@ def cross_validate(
     best_mech = _best(mech_folds, mech_grid, "log_loss", lower_is_better=True)
     best_surv = _best(surv_folds, surv_grid, "cindex_harrell", lower_is_better=False)
     return CVResult(mech_folds, surv_folds, best_mech, best_surv)
+
+
+def _share_boosting_rounds(
+    grid: list[dict[str, Any]], config: TrainingConfig
+) -> list[tuple[dict[str, Any], list[tuple[dict[str, Any], int]]]]:
+    """Group mechanism candidates that differ only in ``n_estimators``.
+
+    Returns ``(fit_params, [(candidate, n_trees), ...])``: one fit per group with the most
+    rounds, each candidate scored on its first ``n_trees`` rounds.
+    """
+    groups: dict[str, tuple[dict[str, Any], list[tuple[dict[str, Any], int]]]] = {}
+    for candidate in grid:
+        rest = {k: v for k, v in candidate.items() if k != "n_estimators"}
+        n_trees = int(candidate.get("n_estimators", config.mechanism.n_estimators))
+        fit_params, members = groups.setdefault(_key(rest), (dict(rest), []))
+        fit_params["n_estimators"] = max(n_trees, fit_params.get("n_estimators", 0))
+        members.append((candidate, n_trees))
+    return list(groups.values())
 
 
 def _key(candidate: Mapping[str, Any]) -> str:

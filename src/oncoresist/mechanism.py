@@ -246,16 +246,31 @@ class MechanismClassifier(ClassifierMixin, BaseEstimator):
             params, self._dmatrix(matrix, codes), num_boost_round=int(self.n_estimators)
         )
 
-    def predict_margin(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """Uncalibrated log-odds (n_samples, 5) of the booster: the scale SHAP explains."""
+    def predict_margin(
+        self, X: pd.DataFrame | np.ndarray, n_trees: int | None = None
+    ) -> np.ndarray:
+        """Uncalibrated log-odds (n_samples, 5) of the booster: the scale SHAP explains.
+
+        ``n_trees`` uses only the first boosting rounds: exactly the model that
+        ``n_estimators=n_trees`` would have fitted (same seed, same rounds), so a grid over
+        ``n_estimators`` needs one fit.
+        """
         check_is_fitted(self, "booster_")
         matrix, _ = as_feature_matrix(X, list(self.feature_names_in_))
-        margin = self.booster_.predict(self._dmatrix(matrix), output_margin=True)
+        rounds = int(self.n_estimators if n_trees is None else n_trees)
+        if not 1 <= rounds <= int(self.n_estimators):
+            raise ConfigError(f"n_trees must be in 1..{self.n_estimators}, got {n_trees}")
+        margin = self.booster_.predict(
+            self._dmatrix(matrix), output_margin=True, iteration_range=(0, rounds)
+        )
         return np.asarray(margin, dtype=np.float64).reshape(matrix.shape[0], len(MECHANISMS))
 
-    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """P(mechanism | resistance), (n_samples, 5) in ``classes_`` order, calibrated if chosen."""
-        margin = self.predict_margin(X)
+    def predict_proba(self, X: pd.DataFrame | np.ndarray, n_trees: int | None = None) -> np.ndarray:
+        """P(mechanism | resistance), (n_samples, 5) in ``classes_`` order, calibrated if chosen.
+
+        ``n_trees``: see :meth:`predict_margin`.
+        """
+        margin = self.predict_margin(X, n_trees)
         if self.calibration_ == "isotonic":
             return isotonic_probabilities(self.isotonic_, special.softmax(margin, axis=1))
         return special.softmax(margin / self.temperature_, axis=1)
