@@ -18,7 +18,7 @@ Steps (every figure comes from this one run, on this machine):
    size), time ``DMatrix`` + ``predict`` + ``pred_contribs`` of both boosters, with the
    thread count the models use.
 4. CLI: ``oncoresist score`` as a subprocess on each sheet (validate + features + both models
-   + top drivers + write); wall time and the child's peak RSS (``os.wait4``).
+   + top drivers + write); wall time, CPU seconds and the child's peak RSS (``os.wait4``).
 5. Cold start: the CLI on a 10-row sheet, wall time from process start to exit.
 """
 
@@ -109,7 +109,7 @@ def write_tiled(sheet: pd.DataFrame, size: int, path: Path, fmt: str) -> Path:
     return path
 
 
-def raw_xgboost_seconds(bundle, features: np.ndarray) -> float:
+def raw_xgboost_seconds(bundle, features: np.ndarray) -> tuple[float, float]:
     """DMatrix + predict + pred_contribs of both boosters on one feature matrix.
 
     Each booster gets the columns it was trained on (the mechanism model may use a subset of
@@ -125,17 +125,17 @@ def raw_xgboost_seconds(bundle, features: np.ndarray) -> float:
         used = list(getattr(model, "feature_names_in_", bundle.feature_names))
         columns = np.ascontiguousarray(features[:, [position[name] for name in used]])
         inputs.append((model, columns, xgboost_feature_names(used)))
-    start = time.perf_counter()  # column selection above is not XGBoost's work
+    start, cpu = time.perf_counter(), time.process_time()  # selection is not XGBoost's work
     for model, columns, names in inputs:
         booster = model.booster_
         matrix = xgb.DMatrix(columns, feature_names=names, missing=np.nan, nthread=model.n_jobs)
         booster.predict(matrix)
         booster.predict(matrix, pred_contribs=True, strict_shape=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def run_cli(args: list[str]) -> tuple[float, int, int]:
-    """Run ``oncoresist`` as a child: wall seconds, exit code, peak RSS (bytes)."""
+def run_cli(args: list[str]) -> tuple[float, int, int, float]:
+    """Run ``oncoresist`` as a child: wall seconds, exit code, peak RSS (bytes), CPU seconds."""
     command = [sys.executable, "-m", "oncoresist", *args]
     start = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -147,7 +147,8 @@ def run_cli(args: list[str]) -> tuple[float, int, int]:
     if code not in (0, 3):
         raise SystemExit(f"CLI failed ({code}): {' '.join(command)}\n{out}\n{err[-3000:]}")
     child.returncode = code
-    return wall, code, usage.ru_maxrss * 1024  # Linux reports KiB
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, code, usage.ru_maxrss * 1024, cpu  # Linux reports KiB
 
 
 def main() -> None:
@@ -177,7 +178,7 @@ def main() -> None:
     base_features = bundle.features(profiles).to_numpy(dtype=np.float32)
     reps = -(-first // len(base_features))
     features = np.tile(base_features, (reps, 1))[:first]
-    raw = raw_xgboost_seconds(bundle, features)
+    raw, raw_cpu = raw_xgboost_seconds(bundle, features)
     del features
     raw_rate = first / raw
     print(f"raw XGBoost predict + pred_contribs, {first:,} rows: {raw:.1f} s", flush=True)
@@ -188,7 +189,7 @@ def main() -> None:
             sheet, size, workdir / f"sheet_{size}.{args.input_format}", args.input_format
         )
         out = workdir / f"scores_{size}.{args.output_format}"
-        wall, code, rss = run_cli(
+        wall, code, rss, cpu = run_cli(
             ["score", "--model", str(model), "--input", str(path), "--out", str(out),
              "--overwrite", "-q", "--chunk-size", str(args.chunk_size)]
         )  # fmt: skip
@@ -196,6 +197,7 @@ def main() -> None:
             {
                 "rows": size,
                 "cli_s": round(wall, 1),
+                "cli_cpu_s": round(cpu, 1),
                 "cli_rows_per_s": round(size / wall),
                 "peak_rss_mib": round(rss / 2**20),
                 "exit": code,
@@ -204,7 +206,7 @@ def main() -> None:
         print(rows[-1], flush=True)
 
     small = write_tiled(sheet, 10, workdir / "sheet_10.csv", "csv")
-    cold, _, _ = run_cli(
+    cold, _, _, _ = run_cli(
         ["score", "--model", str(model), "--input", str(small),
          "--out", str(workdir / "scores_10.csv"), "--overwrite", "-q"]
     )  # fmt: skip
@@ -215,6 +217,11 @@ def main() -> None:
     first_rate = table.loc[0, "cli_rows_per_s"]
     print(f"\nraw XGBoost: {raw_rate:,.0f} rows/s on {first:,} rows")
     print(f"throughput ratio CLI / raw at {first:,}: {first_rate / raw_rate:.2f} (target >= 0.5)")
+    # On a shared machine wall time follows the neighbours' load; CPU seconds much less so.
+    print(
+        f"CPU seconds at {first:,}: raw {raw_cpu:.1f}, CLI {table.loc[0, 'cli_cpu_s']:.1f} "
+        f"(ratio {raw_cpu / table.loc[0, 'cli_cpu_s']:.2f})"
+    )
     if len(table) > 1:
         growth = table["peak_rss_mib"].iloc[-1] / table["peak_rss_mib"].iloc[0] - 1
         print(

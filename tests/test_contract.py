@@ -84,6 +84,21 @@ def test_coercion_to_canonical_dtypes():
     assert mutations["vaf"].dtype == np.float64
 
 
+def test_blank_upper_cased_identifiers_are_located_not_a_crash():
+    # Blank and missing gene cells among upper-cased ones: each is reported with its row
+    # (an earlier three-pass clean-up called .upper() on a missing cell and crashed).
+    frame = pd.DataFrame(
+        {"sample_id": ["S1", "S1", "S1"], "gene": [" egfr ", None, "  "],
+         "protein_change": ["p.L858R", "p.T790M", "p.C797S"], "variant_class": "Missense",
+         "vaf": 0.3}
+    )  # fmt: skip
+    for dtype in (object, "str"):
+        with pytest.raises(InputDataError) as info:
+            validate_table(frame.astype({"gene": dtype}), "mutations", source="m.csv")
+        assert [(p.row, p.column) for p in info.value.problems] == [(3, "gene"), (4, "gene")]
+        assert all(p.value == "<empty>" for p in info.value.problems)
+
+
 def test_long_problem_lists_are_summarised():
     frame = pd.DataFrame({"patient_id": [f"P{i}" for i in range(30)], "cancer_type": "nsclc",
                           "age_years": ["x"] * 30})  # fmt: skip

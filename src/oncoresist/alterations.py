@@ -29,6 +29,7 @@ turns into an :class:`~oncoresist.exceptions.InputDataError` problem.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -131,7 +132,14 @@ def normalise_protein_change(text: object) -> str | None:
     """
     if _is_blank(text):
         return None
-    raw = str(text).strip()
+    return _normalised(str(text).strip())
+
+
+@functools.lru_cache(maxsize=65536)
+def _normalised(raw: str) -> str | None:
+    # Cached: a sheet is read by the validator, the feature builder and the OOD detector,
+    # chunk after chunk, and the same changes (EGFR p.L858R...) recur across patients.
+    # A ValueError is not cached (bad text is rare and re-raised each time).
     work = re.sub(r"\s+", "", raw).upper()
     if work in _NO_CHANGE:
         return None

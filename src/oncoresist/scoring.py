@@ -325,7 +325,7 @@ def _known_alterations(cohort: Cohort, profiles: pd.DataFrame) -> pd.DataFrame:
         ):
             items.setdefault(str(treatment), {}).setdefault(name, []).append(tuple(values))
 
-    cache: dict[tuple[object, ...], str] = {}
+    cache = _known_texts(catalogue)
     texts = []
     for treatment, drug in zip(profiles["treatment_id"], profiles["drug"], strict=True):
         found_items = items.get(str(treatment))
@@ -344,6 +344,18 @@ def _known_alterations(cohort: Cohort, profiles: pd.DataFrame) -> pd.DataFrame:
             cache[signature] = "; ".join(dict.fromkeys(f"{m.label} [{m.source}]" for m in found))
         texts.append(cache[signature])
     return pd.DataFrame({"known_resistance_alterations": texts}, index=profiles.index)
+
+
+#: Known-alteration texts by (drug, catalogued alterations), kept across chunks of one run
+#: (and runs in one process) for the catalogue they were looked up in; bounded.
+_KNOWN_TEXTS: dict[str, Any] = {"catalogue": None, "texts": {}}
+_KNOWN_TEXTS_MAX = 50_000
+
+
+def _known_texts(catalogue: Any) -> dict[tuple[object, ...], str]:
+    if _KNOWN_TEXTS["catalogue"] is not catalogue or len(_KNOWN_TEXTS["texts"]) > _KNOWN_TEXTS_MAX:
+        _KNOWN_TEXTS["catalogue"], _KNOWN_TEXTS["texts"] = catalogue, {}
+    return _KNOWN_TEXTS["texts"]
 
 
 def _ordered(scores: pd.DataFrame) -> pd.DataFrame:
