@@ -192,6 +192,20 @@ def test_top_drivers_text_ranks_like_top_drivers_row_by_row(explain_trained, exp
         assert any(t.count("; ") == 2 for t in expected)  # three drivers shown somewhere
 
 
+def test_top_k_stable_equals_a_stable_full_sort():
+    from oncoresist.explain import top_k_stable
+
+    rng = np.random.default_rng(11)
+    magnitude = np.abs(rng.normal(size=(300, 40)))
+    magnitude[rng.random(magnitude.shape) < 0.6] = 0.0  # rows with fewer than k non-zeros
+    magnitude[::7, 5] = magnitude[::7, 9] = 3.0  # ties among the largest values
+    magnitude[::11, 2] = magnitude[::11, 30] = magnitude[::11, 31] = 0.5  # ties at the bound
+    magnitude[3] = 0.0
+    for k in (1, 3, 5, 12, 40, 50):
+        expected = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(top_k_stable(magnitude, k), expected, err_msg=str(k))
+
+
 def test_global_importance_per_feature_and_group(explain_trained, explained):
     _, _, explanation = explained
     table = global_importance(explanation)

@@ -221,6 +221,32 @@ def _row_drivers(
     return out
 
 
+def top_k_stable(magnitude: np.ndarray, k: int) -> np.ndarray:
+    """Per row, ``np.argsort(-magnitude, kind="stable")[:k]`` without sorting whole rows.
+
+    The k-th largest value bounds the candidates; rows where exactly k values reach it
+    (the usual case) sort only those k, in column order, so ties keep the lower column
+    first as the stable sort does. Rows with ties at the bound are sorted in full.
+    """
+    n, p = magnitude.shape
+    k = min(k, p)
+    if k == 0 or 4 * k >= p:
+        return np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
+    bound = -np.partition(-magnitude, k - 1, axis=1)[:, k - 1]
+    candidate = magnitude >= bound[:, None]
+    exact = candidate.sum(axis=1) == k
+    out = np.empty((n, k), dtype=np.intp)
+    rows = np.flatnonzero(exact)
+    columns = np.nonzero(candidate[rows])[1].reshape(len(rows), k)  # ascending per row
+    ranked = np.argsort(
+        -np.take_along_axis(magnitude[rows], columns, axis=1), axis=1, kind="stable"
+    )
+    out[rows] = np.take_along_axis(columns, ranked, axis=1)
+    rest = np.flatnonzero(~exact)
+    out[rest] = np.argsort(-magnitude[rest], axis=1, kind="stable")[:, :k]
+    return out
+
+
 def predicted_mechanisms(bundle: Any, features: pd.DataFrame) -> list[str]:
     """The most probable mechanism of each row (calibrated probabilities)."""
     proba = bundle.mechanism_model.predict_proba(features)
@@ -330,7 +356,7 @@ def top_drivers_text(
         contributions = explanation.survival[:, :-1]
         models = [SURVIVAL_MODEL] * n
     magnitude = np.abs(contributions)
-    order = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
+    order = top_k_stable(magnitude, k)
     values = explanation.features.to_numpy(dtype=np.float64)
     names = explanation.feature_names
     reader = Reader(bundle.feature_builder)
