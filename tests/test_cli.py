@@ -43,6 +43,20 @@ def test_python_dash_m_works():
     assert "oncoresist" in done.stdout
 
 
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_wait_passively_unless_told_otherwise(given, expected):
+    """Spinning OpenMP threads starve each other on shared cores; a user's choice is kept."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os, oncoresist; print(os.environ['OMP_WAIT_POLICY'])"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True, timeout=60)  # fmt: skip
+    assert done.stdout.strip() == expected
+
+
 @pytest.mark.parametrize("form", ["canonical", "profiles.csv"])
 def test_validate_demo_inputs(form):
     result = runner.invoke(app, ["validate", str(demo_dir() / form)])
