@@ -2,7 +2,8 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_train.py [--n 5000] [--seed 7] [--config configs/default.yaml]
+    .venv/bin/python benchmarks/bench_train.py [--n 10000] [--seed 7]
+        [--config configs/default.yaml]
 
 Simulates the default cohort into a temporary folder, runs the full training
 (:func:`oncoresist.training.train`: CV, final fits, test-split evaluation with bootstrap CIs,
@@ -23,6 +24,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
+
+from oncoresist.defaults import DEFAULT_COHORT_SIZE
 
 #: Stages reported in this order (names recorded by ``TrainingResult.timings``).
 STAGES = (
@@ -50,7 +53,7 @@ def _load_average() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--n", type=int, default=DEFAULT_COHORT_SIZE)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
     args = parser.parse_args()

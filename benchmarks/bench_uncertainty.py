@@ -1,6 +1,6 @@
 """Uncertainty figures on the default cohort: train, then measure on a larger held-out cohort.
 
-Trains ``configs/default.yaml`` on a simulated cohort (default 5,000 treatments, seed 7; the
+Trains ``configs/default.yaml`` on a simulated cohort (default 10,000 treatments, seed 7; the
 baselines and bootstrap are switched off: they do not change the bundle), then scores a second
 simulated cohort (default 10,000, seed 8: > 4,000 labelled treatments) and prints mechanism-set
 coverage (overall, per class, per setting, Wilson intervals), interval coverage against the true
@@ -9,7 +9,7 @@ event times (``time_interval_coverage``) and the censoring-aware estimates
 AUROC on shifted copies of the held-out profiles (``ood_auroc_<shift>``, ``ood_auroc_min``;
 training logs the same on its test split).
 
-Run: ``.venv/bin/python benchmarks/bench_uncertainty.py [--n 5000] [--holdout 10000]``
+Run: ``.venv/bin/python benchmarks/bench_uncertainty.py [--n 10000] [--holdout 10000]``
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
+
+from oncoresist.defaults import DEFAULT_COHORT_SIZE
 
 
 def main() -> None:
@@ -35,7 +37,7 @@ def main() -> None:
     from oncoresist.uncertainty import evaluate_uncertainty
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--n", type=int, default=DEFAULT_COHORT_SIZE)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--holdout", type=int, default=10000)
     parser.add_argument("--holdout-seed", type=int, default=8)

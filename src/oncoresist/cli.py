@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from oncoresist import RESEARCH_USE_NOTICE, __version__
+from oncoresist.defaults import DEFAULT_COHORT_SIZE, DEFAULT_SEED
 
 EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -171,8 +172,10 @@ def _print_cohort_report(report: Any) -> None:
 @app.command()
 def simulate(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    n: Annotated[int, typer.Option("--n", min=1, help="Patient-treatments to simulate.")] = 5000,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 7,
+    n: Annotated[
+        int, typer.Option("--n", min=1, help="Patient-treatments to simulate.")
+    ] = DEFAULT_COHORT_SIZE,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = DEFAULT_SEED,
     settings: Annotated[str, typer.Option(help="'all' or comma-separated setting ids.")] = "all",
     fmt: Annotated[str, typer.Option("--format", help="canonical | cbioportal | both")] = (
         "canonical"
@@ -638,10 +641,10 @@ def run(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the simulated cohort.")] = (
         Path("data/processed")
     ),
-    n: Annotated[int, typer.Option("--n", min=200, help="Patient-treatments to simulate.")] = (
-        5000
-    ),
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    n: Annotated[
+        int, typer.Option("--n", min=200, help="Patient-treatments to simulate.")
+    ] = DEFAULT_COHORT_SIZE,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = DEFAULT_SEED,
     config: Annotated[Path | None, typer.Option(help="Training config YAML.")] = Path(
         "configs/default.yaml"
     ),

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from oncoresist.contract import Cohort
+from oncoresist.defaults import DEFAULT_COHORT_SIZE, DEFAULT_SEED
 from oncoresist.exceptions import Problem
 
 
@@ -80,8 +81,8 @@ class SimulationJob:
 
 def run_simulation(
     out_dir: str | Path,
-    n: int = 5000,
-    seed: int = 7,
+    n: int = DEFAULT_COHORT_SIZE,
+    seed: int = DEFAULT_SEED,
     settings: str = "all",
     fmt: str = "canonical",
     rebiopsy_rate: float = 0.6,
@@ -196,8 +197,8 @@ def train_and_report(
 
 def run_main_job(
     out_dir: str | Path = "data/processed",
-    n: int = 5000,
-    seed: int = 7,
+    n: int = DEFAULT_COHORT_SIZE,
+    seed: int = DEFAULT_SEED,
     config: str | Path | None = "configs/default.yaml",
     tracking_uri: str | None = None,
     console: Any = None,

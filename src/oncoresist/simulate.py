@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from oncoresist.contract import MECHANISMS, Cohort
+from oncoresist.defaults import DEFAULT_COHORT_SIZE, DEFAULT_SEED
 from oncoresist.exceptions import ConfigError
 from oncoresist.programs import load_signatures
 from oncoresist.simulate_assemble import assemble
@@ -212,8 +213,8 @@ def _allocate(n: int, weights: np.ndarray) -> np.ndarray:
 
 
 def simulate_cohort(
-    n: int = 5000,
-    seed: int = 7,
+    n: int = DEFAULT_COHORT_SIZE,
+    seed: int = DEFAULT_SEED,
     settings: str | Sequence[str] = "all",
     rebiopsy_rate: float | None = None,
     censoring: float | None = None,
