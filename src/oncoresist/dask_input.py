@@ -172,6 +172,7 @@ def _keys(ids: pd.DataFrame, first_line: int) -> list[str]:
 
 def read_partition(part: Partition) -> pd.DataFrame:
     """Read one partition as text cells indexed by the input file's row number (``line``)."""
+    from oncoresist.io_profiles import is_expression_column
     from oncoresist.io_tables import typed_to_text
 
     if part.staged:
@@ -192,7 +193,9 @@ def read_partition(part: Partition) -> pd.DataFrame:
     else:
         table = parquet.read_row_groups([g for g, _ in groups])
         table = table.slice(part.row_start - groups[0][1], part.n_rows)
-    return typed_to_text(table.to_pandas(), part.first_line)
+    # Numeric expression columns stay numbers, as iter_profile_chunks streams them: rendering
+    # ~500 columns to text and parsing them back cost more than a third of a partition.
+    return typed_to_text(table.to_pandas(), part.first_line, keep_numbers=is_expression_column)
 
 
 def profiles_dataframe(partitions: list[Partition], columns: list[str]) -> Any:
