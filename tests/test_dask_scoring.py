@@ -115,6 +115,44 @@ def test_dask_scores_equal_single_process(
     assert not list(out.glob(".*"))
 
 
+def _thread_settings() -> tuple[str | None, str | None]:
+    return os.environ.get("OMP_WAIT_POLICY"), os.environ.get("OMP_NUM_THREADS")
+
+
+def test_local_cluster_workers_wait_passively_on_one_thread(cluster_client):
+    """Workers started after ``import oncoresist`` inherit its OMP_WAIT_POLICY (no spinning)."""
+    import oncoresist  # noqa: F401  (sets the policy in this process)
+
+    policy = os.environ["OMP_WAIT_POLICY"]  # PASSIVE unless the user chose otherwise
+    settings = cluster_client.run(_thread_settings)
+    assert len(settings) == 2
+    assert set(settings.values()) == {(policy, "1")}
+
+
+def test_worker_bundle_runs_one_xgboost_thread(scoring_model):
+    import json
+
+    from oncoresist.bundle import ResistanceBundle
+    from oncoresist.dask_scoring import one_xgboost_thread
+
+    bundle = ResistanceBundle.load(scoring_model.folder)
+    models = (bundle.mechanism_model, bundle.survival_model)
+
+    def nthreads() -> list[str]:
+        return [
+            json.loads(m.booster_.save_config())["learner"]["generic_param"]["nthread"]
+            for m in models
+        ]
+
+    for model in models:  # as trained with the default n_jobs=2 (the test model used 1)
+        model.booster_.set_param({"nthread": 2})
+        model.n_jobs = 2
+    assert nthreads() == ["2", "2"]
+    one_xgboost_thread(bundle)
+    assert nthreads() == ["1", "1"]
+    assert [m.n_jobs for m in models] == [1, 1]
+
+
 def test_dask_scoring_survives_killed_worker(
     cluster_client, scoring_model, sheet, single_process, tmp_path
 ):

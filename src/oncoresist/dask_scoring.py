@@ -26,7 +26,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +64,34 @@ class _Task:
     top_drivers: int
     scored_at: str
     on_partition: Callable[[int], None] | None
+
+
+#: Worker copies of bundles already set to one XGBoost thread per task (by id; weak values,
+#: so a released bundle is forgotten and a new one at the same address is set again).
+_ONE_THREAD: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+_ONE_THREAD_LOCK = threading.Lock()
+
+
+def one_xgboost_thread(bundle: Any) -> None:
+    """Make XGBoost use one thread per task with this (worker's) bundle; once per bundle.
+
+    A bundle's boosters keep the ``nthread`` they were trained with (``n_jobs``, 2 by
+    default), and a worker runs one task per worker thread, so a worker with ``t`` threads
+    would start ``2t`` OpenMP threads on ``t`` cores. The nanny's ``OMP_NUM_THREADS=1`` caps
+    that today, but workers started without a nanny, or with another environment, do not
+    have it; the setting here holds everywhere. Predictions and SHAP values do not depend on
+    the thread count (rows are independent, trees summed in order).
+    """
+    with _ONE_THREAD_LOCK:
+        if _ONE_THREAD.get(id(bundle)) is bundle:
+            return
+        for model in (bundle.mechanism_model, bundle.survival_model):
+            booster = getattr(model, "booster_", None)
+            if booster is not None:
+                booster.set_param({"nthread": 1})
+            if hasattr(model, "n_jobs"):
+                model.n_jobs = 1  # DMatrix construction threads
+        _ONE_THREAD[id(bundle)] = bundle
 
 
 def part_name(number: int) -> str:
@@ -103,6 +133,7 @@ def score_partition(
     part = task.partitions[number]
     if task.on_partition is not None:
         task.on_partition(number)
+    one_xgboost_thread(bundle)
     result = score_profiles(
         bundle,
         frame,
