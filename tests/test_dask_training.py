@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 #: The fewest fits that still exercise CV, early stopping and the final models.
 DASK_TRAIN_OVERRIDES = {
-    "n_jobs": 1,
+    "n_jobs": 2,  # not the workers' 1 thread: dask boosting must not pass it on, yet keep it
     "split": {"cv_folds": 2},
     "mechanism": {"n_estimators": 15, "calibration": "none", "grid": {}},
     "survival": {"n_estimators": 15, "grid": {}},
@@ -72,6 +73,9 @@ def test_dask_models_are_plain_boosters_with_close_metrics(both_engines):
     for bundle in (local.bundle, dask.bundle):
         assert isinstance(bundle.mechanism_model.booster_, xgb.Booster)
         assert isinstance(bundle.survival_model.booster_, xgb.Booster)
+    for model in ("mechanism_model", "survival_model"):
+        config = json.loads(getattr(dask.bundle, model).booster_.save_config())
+        assert config["learner"]["generic_param"]["nthread"] == "2", model  # for local scoring
     assert dask.bundle.feature_names == local.bundle.feature_names
     assert set(dask.metrics) == set(local.metrics)
     for name in ("test_cindex_harrell", "test_mechanism_macro_f1"):

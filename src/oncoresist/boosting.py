@@ -62,16 +62,22 @@ def train(
         )
     from xgboost import dask as dxgb
 
+    # Each worker boosts with its own thread count: an ``nthread`` here (the model's n_jobs,
+    # meant for one machine) would override it on every worker and oversubscribe its cores.
+    threads = {k: params[k] for k in ("nthread", "n_jobs") if k in params}
     output = dxgb.train(
         client,
-        params,
+        {k: v for k, v in params.items() if k not in threads},
         to_dask_matrix(client, dtrain),
         num_boost_round=num_boost_round,
         evals=[(to_dask_matrix(client, d), name) for d, name in evals] or None,
         early_stopping_rounds=early_stopping_rounds,
         verbose_eval=verbose_eval,
     )
-    return output["booster"]
+    booster = output["booster"]
+    if threads:  # the fitted model predicts on one machine as a locally trained one would
+        booster.set_param(threads)
+    return booster
 
 
 def to_dask_matrix(client: Any, dmatrix: Any) -> Any:
