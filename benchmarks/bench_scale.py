@@ -113,6 +113,15 @@ def single_process(model: Path, sheet: Path, out: Path, args: argparse.Namespace
             "peak_rss_mb_per_worker": usage.ru_maxrss / 1024, "startup_s": 0.0}  # fmt: skip
 
 
+def _loads(loads: tuple[float, float, float]) -> str:
+    return " / ".join(f"{x:.1f}" for x in loads)
+
+
+def _thread_settings() -> tuple[str | None, str | None]:
+    """OMP_WAIT_POLICY and OMP_NUM_THREADS of a worker (run on each worker)."""
+    return os.environ.get("OMP_WAIT_POLICY"), os.environ.get("OMP_NUM_THREADS")
+
+
 def _peak_rss_mb() -> float:
     import resource
 
@@ -141,6 +150,7 @@ def dask_run(model: Path, sheet: Path, out: Path, workers: int, args: argparse.N
     ):
         client.wait_for_workers(workers)
         startup = time.perf_counter() - start
+        settings = set(client.run(_thread_settings).values())
         before = sum(client.run(_cpu_s).values()) + _cpu_s()
         start = time.perf_counter()
         job = score_dataset(
@@ -157,7 +167,7 @@ def dask_run(model: Path, sheet: Path, out: Path, workers: int, args: argparse.N
         peaks = client.run(_peak_rss_mb)
     return {"engine": "dask", "workers": workers, "seconds": seconds, "rows": job.n_read,
             "cpu_s": cpu, "peak_rss_mb_per_worker": max(peaks.values()),
-            "startup_s": startup}  # fmt: skip
+            "startup_s": startup, "omp_wait_policy, omp_num_threads": settings}  # fmt: skip
 
 
 def main() -> None:
@@ -169,15 +179,18 @@ def main() -> None:
     parser.add_argument("--train-n", type=int, default=2000)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/oncoresist-bench-scale"))
     args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # No OMP_NUM_THREADS here: the single process runs as `oncoresist score` does, XGBoost on
+    # the bundle's n_jobs threads (2); Dask workers get one thread each (nanny + dask_scoring).
     args.workdir.mkdir(parents=True, exist_ok=True)
+    loads_before = os.getloadavg()
 
     t0 = time.perf_counter()
     model = quick_model(args.workdir, args.train_n)
     sheet = tiled_sheet(args.workdir, args.rows)
     print(f"model + sheet ready in {time.perf_counter() - t0:.0f} s; {args.rows:,} rows, "
           f"top drivers {args.top_drivers}, partitions of {args.partition_rows:,} rows, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+          f"{os.cpu_count()} cores, load averages at start {_loads(loads_before)}",
+          flush=True)  # fmt: skip
 
     results = [single_process(model, sheet, args.workdir / "single.parquet", args)]
     print(results[-1], flush=True)
@@ -198,7 +211,8 @@ def main() -> None:
     # CPU per row is what a free core delivers; wall time on a shared machine is not.
     table["cpu_ms_per_row"] = 1000 * table["cpu_s"] / table["rows"]
     table[f"est_s_for_{200_000:,}_rows"] = 200_000 / table["rows_per_s"]
-    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+    print(f"\nload averages (1, 5, 15 min): start {_loads(loads_before)}, "
+          f"end {_loads(os.getloadavg())}")  # fmt: skip
     print(table.round(2).to_string(index=False))
 
 
