@@ -18,7 +18,8 @@ Steps (every figure comes from this one run, on this machine):
    size), time ``DMatrix`` + ``predict`` + ``pred_contribs`` of both boosters, with the
    thread count the models use.
 4. CLI: ``oncoresist score`` as a subprocess on each sheet (validate + features + both models
-   + top drivers + write); wall time, CPU seconds and the child's peak RSS (``os.wait4``).
+   + top drivers + write); wall time and CPU seconds (``os.wait4``), and the child's own peak
+   RSS (VmHWM, written at exit).
 5. Cold start: the CLI on a 10-row sheet, wall time from process start to exit.
 """
 
@@ -134,21 +135,44 @@ def raw_xgboost_seconds(bundle, features: np.ndarray) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+#: Runs the CLI and writes its own peak RSS (VmHWM) at exit. ``ru_maxrss`` from ``wait4``
+#: is not the child's: Linux carries the parent's high-water mark across fork + exec, so it
+#: reported this (large) benchmark process instead of the CLI.
+_CLI_WITH_PEAK = """
+import atexit, os, runpy
+
+def _peak():
+    with open("/proc/self/status") as status, open(os.environ["BENCH_PEAK_FILE"], "w") as out:
+        out.write(next(line for line in status if line.startswith("VmHWM")).split()[1])
+
+atexit.register(_peak)
+runpy.run_module("oncoresist", run_name="__main__", alter_sys=True)
+"""
+
+
 def run_cli(args: list[str]) -> tuple[float, int, int, float]:
     """Run ``oncoresist`` as a child: wall seconds, exit code, peak RSS (bytes), CPU seconds."""
-    command = [sys.executable, "-m", "oncoresist", *args]
-    start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    out = child.stdout.read().decode() if child.stdout else ""
-    err = child.stderr.read().decode() if child.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 3):
-        raise SystemExit(f"CLI failed ({code}): {' '.join(command)}\n{out}\n{err[-3000:]}")
-    child.returncode = code
+    import tempfile
+
+    command = [sys.executable, "-c", _CLI_WITH_PEAK, *args]
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak"
+        out_file, err_file = Path(tmp) / "out", Path(tmp) / "err"
+        env = {**os.environ, "BENCH_PEAK_FILE": str(peak_file)}
+        start = time.perf_counter()
+        with out_file.open("wb") as out, err_file.open("wb") as err:  # files: no pipe to fill
+            child = subprocess.Popen(command, stdout=out, stderr=err, env=env)
+            _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 3):
+            raise SystemExit(
+                f"CLI failed ({code}): oncoresist {' '.join(args)}\n{out_file.read_text()}\n"
+                f"{err_file.read_text()[-3000:]}"
+            )
+        peak_kib = int(peak_file.read_text()) if peak_file.exists() else usage.ru_maxrss
     cpu = usage.ru_utime + usage.ru_stime
-    return wall, code, usage.ru_maxrss * 1024, cpu  # Linux reports KiB
+    return wall, code, peak_kib * 1024, cpu  # Linux reports KiB
 
 
 def main() -> None:
