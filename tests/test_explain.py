@@ -192,6 +192,24 @@ def test_top_drivers_text_ranks_like_top_drivers_row_by_row(explain_trained, exp
         assert any(t.count("; ") == 2 for t in expected)  # three drivers shown somewhere
 
 
+def test_attributions_of_a_model_on_a_feature_subset_land_in_their_columns():
+    from types import SimpleNamespace
+
+    from oncoresist.explain import _full_width
+
+    features = pd.DataFrame(np.ones((2, 5)), columns=["a", "b", "c", "d", "e"])
+    model = SimpleNamespace(feature_names_in_=np.array(["d", "b"], dtype=object))
+    contribs = np.arange(2 * 3 * 3, dtype=np.float32).reshape(2, 3, 3)  # (n, K, used + base)
+    full = _full_width(contribs, model, features)
+    assert full.shape == (2, 3, 6) and full.dtype == np.float64
+    np.testing.assert_array_equal(full[..., 3], contribs[..., 0])  # d
+    np.testing.assert_array_equal(full[..., 1], contribs[..., 1])  # b
+    np.testing.assert_array_equal(full[..., 5], contribs[..., 2])  # base value
+    assert not full[..., [0, 2, 4]].any()
+    same = _full_width(contribs[:, 0, :].copy(), SimpleNamespace(), features.iloc[:, :2])
+    assert same.dtype == np.float64
+
+
 def test_top_k_stable_equals_a_stable_full_sort():
     from oncoresist.explain import top_k_stable
 

@@ -89,23 +89,29 @@ def mechanism_contributions(model: Any, features: pd.DataFrame) -> np.ndarray:
     """
     booster = model.booster_
     contribs = booster.predict(_dmatrix(model, features), pred_contribs=True, strict_shape=True)
-    return _full_width(np.asarray(contribs, dtype=np.float64), model, features)
+    return _full_width(contribs, model, features)
 
 
 def _full_width(contribs: np.ndarray, model: Any, features: pd.DataFrame) -> np.ndarray:
-    """Place a model's attributions in the columns of ``features`` (zeros where unused).
+    """Place a model's attributions in the columns of ``features`` (zeros where unused), as
+    float64.
 
     A model may be trained on a subset of the built features (e.g. the mechanism model
     without gene-level expression); attributions of both models then share one layout.
     """
     used = list(getattr(model, "feature_names_in_", features.columns))
     if used == list(features.columns):
-        return contribs
+        return np.asarray(contribs, dtype=np.float64)
     position = {name: j for j, name in enumerate(features.columns)}
-    full = np.zeros((*contribs.shape[:-1], features.shape[1] + 1), dtype=np.float64)
-    full[..., [position[name] for name in used]] = contribs[..., :-1]
-    full[..., -1] = contribs[..., -1]
-    return full
+    # A gather, not a scatter (several times faster on (n, K, p) blocks): the attributions
+    # plus one zero slot, and each output column picks its source slot.
+    width = contribs.shape[-1]  # used features + base value
+    padded = np.zeros((*contribs.shape[:-1], width + 1), dtype=np.float64)
+    padded[..., :width] = contribs
+    source = np.full(features.shape[1] + 1, width)  # unused features: the zero slot
+    source[[position[name] for name in used]] = np.arange(len(used))
+    source[-1] = width - 1  # base value
+    return np.take(padded, source, axis=-1)
 
 
 def survival_contributions(model: Any, features: pd.DataFrame) -> np.ndarray:
@@ -115,7 +121,6 @@ def survival_contributions(model: Any, features: pd.DataFrame) -> np.ndarray:
     """
     booster = model.booster_
     contribs = booster.predict(_dmatrix(model, features), pred_contribs=True, strict_shape=True)
-    contribs = np.asarray(contribs, dtype=np.float64)
     return _full_width(contribs.reshape(contribs.shape[0], -1), model, features)
 
 
