@@ -102,6 +102,8 @@ def test_train_prints_the_comparison_and_run_id(tiny_trained_model, tmp_path):
     for model in ("xgboost", "logistic_regression", "cox_ph", "oracle (truth)"):
         assert model in stdout
     assert "Against the oracle" in stdout
+    assert "Explanations vs planted causes" in stdout and "fidelity_tp53_time" in stdout
+    assert "Uncertainty on the test split" in stdout and "mechanism_set_coverage" in stdout
     assert "Wall time per stage" in stdout
     assert "registered oncoresist-cli version 1" in stdout
     run_id = stdout.split("MLflow run ")[1].split(";")[0].strip()
@@ -192,3 +194,17 @@ def test_evaluate_with_an_unknown_model_exits_1_listing_models(tiny_trained_mode
     )
     assert result.exit_code == 1
     assert "Registered models: oncoresist" in result.output
+
+
+def test_metric_summaries_group_and_omit_empty_tables():
+    from oncoresist.jobs import metric_summaries
+
+    tables = dict(
+        metric_summaries({"cindex_oracle_ratio": 0.98, "fidelity_tp53_time": 1.0, "test_ibs": 0.17})
+    )
+    assert len(tables) == 2
+    oracle = next(f for t, f in tables.items() if t.startswith("Against the oracle"))
+    fidelity = next(f for t, f in tables.items() if t.startswith("Explanations"))
+    assert list(oracle["metric"]) == ["cindex_oracle_ratio"]
+    assert list(fidelity["value"]) == [1.0]
+    assert metric_summaries({"test_ibs": 0.17}) == []

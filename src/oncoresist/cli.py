@@ -254,7 +254,7 @@ def train(
     ] = None,
 ) -> None:
     """Train both models with baselines, evaluate, and log everything to MLflow."""
-    from oncoresist.jobs import train_and_report
+    from oncoresist.jobs import metric_summaries, train_and_report
 
     if engine not in {"local", "dask"}:
         err.print("--engine must be local or dask")
@@ -273,14 +273,8 @@ def train(
     import pandas as pd
 
     out.print(_frame_table(result.comparison, title="Test-split metrics (95% CI)"))
-    ratios = {k: v for k, v in result.metrics.items() if "oracle" in k}
-    if ratios:
-        out.print(
-            _frame_table(
-                pd.DataFrame({"metric": list(ratios), "value": list(ratios.values())}),
-                title="Against the oracle (simulated truth)",
-            )
-        )
+    for title, frame in metric_summaries(result.metrics):
+        out.print(_frame_table(frame, title=title))
     out.print(
         _frame_table(
             pd.DataFrame({"stage": list(result.timings), "seconds": list(result.timings.values())}),
@@ -320,6 +314,7 @@ def evaluate(
     data) and the same plots, tagged `evaluated_model`.
     """
     from oncoresist.evaluate_job import evaluate_model
+    from oncoresist.jobs import metric_summaries
 
     with _domain_errors():
         job = evaluate_model(
@@ -329,7 +324,6 @@ def evaluate(
             tracking_uri=tracking_uri,
             bootstrap_resamples=bootstrap,
         )
-    import pandas as pd
 
     for note in job.notes:
         err.print(f"[yellow]note:[/] {note}")
@@ -340,14 +334,8 @@ def evaluate(
             f"{job.n_labelled} with a mechanism label)",
         )
     )
-    ratios = {k: v for k, v in job.metrics.items() if "oracle" in k}
-    if ratios:
-        out.print(
-            _frame_table(
-                pd.DataFrame({"metric": list(ratios), "value": list(ratios.values())}),
-                title="Against the oracle (simulated truth)",
-            )
-        )
+    for title, frame in metric_summaries(job.metrics):
+        out.print(_frame_table(frame, title=title))
     out.print(f"MLflow evaluation run {job.run_id} (model version {job.model_version or '?'})")
 
 
