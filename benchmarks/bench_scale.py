@@ -95,13 +95,36 @@ def tiled_sheet(workdir: Path, rows: int) -> Path:
     return path
 
 
+#: ``python -m oncoresist`` that writes its own peak RSS (VmHWM, kB) to $BENCH_HWM_FILE at exit.
+#: Not the parent's ``wait4`` ru_maxrss: Linux carries a process's peak across fork + exec,
+#: so every child would report at least this benchmark's own peak (the tiled sheet, GBs).
+CHILD = """
+import atexit, os, runpy
+def report():
+    with open(os.environ["BENCH_HWM_FILE"], "w") as out:
+        out.write(str(_hwm_kb()))
+def _hwm_kb():
+    with open("/proc/self/status") as status:
+        return int(next(l for l in status if l.startswith("VmHWM")).split()[1])
+atexit.register(report)
+runpy.run_module("oncoresist", run_name="__main__", alter_sys=True)
+"""
+
+
 def single_process(model: Path, sheet: Path, out: Path, args: argparse.Namespace) -> dict:
-    """``oncoresist score`` as a child process: wall time and the child's peak RSS."""
-    command = [sys.executable, "-m", "oncoresist", "score", "--input", str(sheet),
+    """``oncoresist score`` as a child process: wall time, CPU and the child's peak RSS."""
+    command = [sys.executable, "-c", CHILD, "score", "--input", str(sheet),
                "--out", str(out), "--model", str(model), "--top-drivers", str(args.top_drivers),
                "--chunk-size", str(args.partition_rows), "--overwrite", "-q"]  # fmt: skip
+    hwm_file = args.workdir / "single.hwm"
+    hwm_file.unlink(missing_ok=True)
     start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "BENCH_HWM_FILE": str(hwm_file)},
+    )
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
     line = child.stdout.read().decode().strip() if child.stdout else ""
@@ -110,7 +133,8 @@ def single_process(model: Path, sheet: Path, out: Path, args: argparse.Namespace
     rows = int(line.split()[1])  # "read N = scored S + rejected R"
     return {"engine": "single process", "workers": 1, "seconds": seconds, "rows": rows,
             "cpu_s": usage.ru_utime + usage.ru_stime,
-            "peak_rss_mb_per_worker": usage.ru_maxrss / 1024, "startup_s": 0.0}  # fmt: skip
+            "peak_rss_mb_per_worker": int(hwm_file.read_text()) / 1024,
+            "startup_s": 0.0}  # fmt: skip
 
 
 def _loads(loads: tuple[float, float, float]) -> str:
@@ -123,9 +147,9 @@ def _thread_settings() -> tuple[str | None, str | None]:
 
 
 def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process in MB (VmHWM: a worker's own, not inherited from its parent)."""
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024
 
 
 def _cpu_s() -> float:
