@@ -343,10 +343,12 @@ def test_a_class_with_fewer_than_5_labels_warns_and_trains(tiny_trained_model, t
 def test_two_training_processes_share_one_store(tiny_trained_model, tmp_path):
     # The store is what is under test: no baselines or bootstrap, fewer trees.
     settings = tiny_trained_model.config.with_overrides(
-        mechanism={"n_estimators": 10},
-        survival={"n_estimators": 10},
+        mechanism={"n_estimators": 10, "calibration": "none", "grid": {}},
+        survival={"n_estimators": 10, "grid": {}},
         baselines={"logistic": False, "coxph": False, "rsf": False},
         evaluation={"bootstrap_resamples": 0},
+        uncertainty={"cross_conformal_folds": 0},
+        explain_rows=0,
     )
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
