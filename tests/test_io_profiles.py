@@ -223,3 +223,30 @@ def test_streamed_parquet_keeps_expression_numbers_and_reads_like_csv(tmp_path):
     ]
     expression = profiles_to_cohort(parquet_chunks[0], "s").cohort.expression
     assert expression["EGFR"].tolist() == [0.1, 0.2, 0.3]
+
+
+def test_streamed_parquet_does_not_keep_row_groups_already_read(tmp_path):
+    """Arrow memory after the last chunk is no larger than after the first (flat streaming)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows, groups = 1000, 8
+    rng = np.random.default_rng(0)
+    sheet = pd.DataFrame(rng.uniform(0, 10, (rows * groups, 200)))
+    sheet.columns = [f"expr_G{j}" for j in range(200)]
+    sheet.insert(0, "patient_id", [f"P{i}" for i in range(len(sheet))])
+    for column, value in (("cancer_type", "NSCLC"), ("drug", "osimertinib"), ("line_number", 1)):
+        sheet[column] = value
+    path = tmp_path / "sheet.parquet"
+    pq.write_table(pa.Table.from_pandas(sheet, preserve_index=False), path, row_group_size=rows)
+    meta = pq.ParquetFile(path).metadata
+    sheet_bytes = sum(meta.row_group(g).total_byte_size for g in range(groups))
+    held = []
+    for chunk in iter_profile_chunks(path, rows):
+        del chunk
+        held.append(pa.total_allocated_bytes())
+    assert len(held) == groups
+    # pre-buffered reads keep the row groups (here the whole file) cached until it is closed
+    assert max(held) < sheet_bytes
+    assert held[-1] - held[0] < meta.row_group(0).total_byte_size
