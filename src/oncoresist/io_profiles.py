@@ -476,7 +476,7 @@ def iter_profile_chunks(path: str | os.PathLike[str], chunk_size: int) -> Iterat
         try:
             # pre_buffer=False: with pre-buffering, iter_batches keeps every row group it has
             # read cached until the file is closed, so Arrow memory grew with the sheet
-            # (~32 MiB per 4,000-row group of a 500-gene sheet); unbuffered reads stay flat
+            # (~32 MiB per 15,000 rows of a 500-gene sheet); unbuffered reads stay flat
             parquet = pq.ParquetFile(path, pre_buffer=False)
         except Exception:  # the standard "not Parquet" error, with file name
             read_table(path)
