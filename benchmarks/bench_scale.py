@@ -36,39 +36,11 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-
-def quick_model(workdir: Path, n: int) -> Path:
-    """Train the default trees with a quick protocol; save and return the bundle folder."""
-    from oncoresist.config import TrainingConfig
-    from oncoresist.jobs import run_simulation
-    from oncoresist.training import train
-
-    folder = workdir / "model"
-    if (folder / "bundle.joblib").exists():
-        return folder
-    run_simulation(workdir / "train_data", n=n, seed=3, overwrite=True)
-    config = TrainingConfig().with_overrides(
-        split={"cv_folds": 2},
-        mechanism={"grid": {}},
-        survival={"grid": {}},
-        baselines={"logistic": False, "coxph": False, "rsf": False},
-        evaluation={"bootstrap_resamples": 0},
-        tracking={"register_model": False},
-        explain_rows=100,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = train(
-            config, workdir / "train_data", tracking_uri=f"sqlite:///{workdir}/mlflow.db"
-        )
-    result.bundle.save(folder)
-    return folder
+from _bench_common import quick_model
 
 
 def tiled_sheet(workdir: Path, rows: int) -> Path:
@@ -209,7 +181,7 @@ def main() -> None:
     loads_before = os.getloadavg()
 
     t0 = time.perf_counter()
-    model = quick_model(args.workdir, args.train_n)
+    model = quick_model(args.workdir, args.train_n, register=False)
     sheet = tiled_sheet(args.workdir, args.rows)
     print(f"model + sheet ready in {time.perf_counter() - t0:.0f} s; {args.rows:,} rows, "
           f"top drivers {args.top_drivers}, partitions of {args.partition_rows:,} rows, "

@@ -30,38 +30,11 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-
-def quick_model(workdir: Path, n: int, seed: int) -> Path:
-    """Train on a simulated cohort (default trees, quick protocol); save the bundle folder."""
-    from oncoresist.config import TrainingConfig
-    from oncoresist.jobs import run_simulation
-    from oncoresist.training import train
-
-    folder = workdir / "model"
-    if (folder / "bundle.joblib").exists():
-        return folder
-    run_simulation(workdir / "train_data", n=n, seed=seed, overwrite=True)
-    config = TrainingConfig().with_overrides(
-        split={"cv_folds": 2},
-        mechanism={"grid": {}},
-        survival={"grid": {}},
-        baselines={"logistic": False, "coxph": False, "rsf": False},
-        evaluation={"bootstrap_resamples": 0},
-        explain_rows=100,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = train(
-            config, workdir / "train_data", tracking_uri=f"sqlite:///{workdir}/mlflow.db"
-        )
-    result.bundle.save(folder)
-    return folder
+from _bench_common import quick_model
 
 
 def base_sheet(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
