@@ -385,9 +385,9 @@ def test_killed_run_leaves_no_partial_file(scoring_model, tmp_path, signum):
 def test_progress_reports_rows_per_second_unless_quiet():
     from contextlib import nullcontext
 
-    from oncoresist.cli import _rows_progress
+    from oncoresist.cli_common import rows_progress
 
-    display, report = _rows_progress(quiet=False)
+    display, report = rows_progress(quiet=False)
     with display:
         time.sleep(0.05)
         report(1200, None)
@@ -395,7 +395,7 @@ def test_progress_reports_rows_per_second_unless_quiet():
         assert task.completed == 1200
         assert task.fields["rate"].endswith(" rows/s")
     assert display.console.stderr
-    quiet_display, quiet_report = _rows_progress(quiet=True)
+    quiet_display, quiet_report = rows_progress(quiet=True)
     assert isinstance(quiet_display, nullcontext)
     assert quiet_report is None
 
