@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oncoresist import tracking
+from oncoresist import registry
 from oncoresist.bundle import BUNDLE_FILE, BUNDLE_FORMAT, METADATA_FILE, ResistanceBundle
 from oncoresist.exceptions import ModelLoadError
 
@@ -75,7 +75,7 @@ def test_newer_bundle_format_is_refused_with_upgrade_advice(tiny_trained_model, 
     with pytest.raises(ModelLoadError, match=advice):
         ResistanceBundle.load(folder)
     with pytest.raises(ModelLoadError, match=advice):
-        tracking.load_bundle(str(folder))
+        registry.load_bundle(str(folder))
 
 
 def test_newer_format_inside_the_joblib_is_refused_too(tiny_trained_model, tmp_path):
@@ -88,7 +88,7 @@ def test_newer_format_inside_the_joblib_is_refused_too(tiny_trained_model, tmp_p
 
 
 def test_exported_model_with_newer_format_is_refused(tiny_trained_model, tmp_path):
-    dest = tracking.export_bundle(
+    dest = registry.export_bundle(
         "models:/oncoresist@candidate", tmp_path / "export", uri=tiny_trained_model.uri
     )
     meta_path = dest / "artifacts" / "bundle" / METADATA_FILE
@@ -96,7 +96,7 @@ def test_exported_model_with_newer_format_is_refused(tiny_trained_model, tmp_pat
     meta["bundle_format"] = BUNDLE_FORMAT + 5
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(ModelLoadError, match=rf"bundle format {BUNDLE_FORMAT + 5}"):
-        tracking.load_bundle(str(dest))
+        registry.load_bundle(str(dest))
 
 
 def test_unreadable_or_foreign_bundle_files(tmp_path):
@@ -116,9 +116,9 @@ def test_pyfunc_predict_matches_score_profiles(tiny_trained_model, demo_profiles
     from oncoresist.scoring import score_profiles
 
     reference = "models:/oncoresist@candidate"
-    bundle = tracking.load_bundle(reference, uri=tiny_trained_model.uri)
+    bundle = registry.load_bundle(reference, uri=tiny_trained_model.uri)
     expected = score_profiles(bundle, demo_profiles).scores
-    model = tracking.load_pyfunc(reference, uri=tiny_trained_model.uri)
+    model = registry.load_pyfunc(reference, uri=tiny_trained_model.uri)
     got = model.predict(demo_profiles)
     assert len(got) == len(expected) == len(demo_profiles)
     assert got["treatment_id"].tolist() == expected["treatment_id"].tolist()

@@ -111,11 +111,11 @@ def test_evaluation_metrics_agree_with_a_direct_computation(tiny_trained_model, 
 
 @pytest.mark.slow
 def test_exported_folder_without_ground_truth(tiny_trained_model, new_cohort, tmp_path):
-    from oncoresist import tracking
+    from oncoresist import registry
 
     folder = shutil.copytree(new_cohort, tmp_path / "cohort")
     (folder / "ground_truth.parquet").unlink()
-    exported = tracking.export_bundle(
+    exported = registry.export_bundle(
         "models:/oncoresist@candidate", tmp_path / "export", uri=tiny_trained_model.uri
     )
     job = evaluate_model(

@@ -23,9 +23,9 @@ def test_notebook_02_executes_headless(tmp_path, monkeypatch):
     assert "cindex_oracle_ratio" in text
     assert "predicted_mechanism" in text
 
-    from oncoresist import tracking
+    from oncoresist import registry
 
-    versions = tracking.list_versions(uri=uri)
+    versions = registry.list_versions(uri=uri)
     assert versions["version"].tolist() == [1]
     assert "candidate" in versions.loc[0, "aliases"]
     assert list((tmp_path).glob("oncoresist-nb02-*/cohort/ground_truth.parquet"))

@@ -123,7 +123,7 @@ def served(url: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_serve_pyfunc_and_cli_give_the_same_numbers(server, scoring_model, sheet, tmp_path):
-    from oncoresist.tracking import load_pyfunc
+    from oncoresist.registry import load_pyfunc
 
     over_http = served(server, sheet)
     pyfunc = load_pyfunc(scoring_model.ref, uri=scoring_model.uri).predict(sheet)

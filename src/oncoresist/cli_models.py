@@ -18,7 +18,7 @@ def models_list(
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
 ) -> None:
     """List registered versions with aliases and key metrics."""
-    from oncoresist.tracking import list_versions
+    from oncoresist.registry import list_versions
 
     with domain_errors():
         frame = list_versions(name, uri=tracking_uri)
@@ -38,7 +38,7 @@ def models_promote(
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
 ) -> None:
     """Move an alias (default ``champion``) to a registered version."""
-    from oncoresist.tracking import promote
+    from oncoresist.registry import promote
 
     with domain_errors():
         promote(version, alias=alias, name=name, uri=tracking_uri)
@@ -56,7 +56,7 @@ def models_export(
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
 ) -> None:
     """Export a registered model to a folder so scoring works offline."""
-    from oncoresist.tracking import export_bundle
+    from oncoresist.registry import export_bundle
 
     with domain_errors():
         path = export_bundle(reference, dest, uri=tracking_uri)

@@ -85,11 +85,12 @@ def evaluate_model(
     """
     from oncoresist import tracking
     from oncoresist.evaluation import comparison_table
+    from oncoresist.registry import load_bundle
     from oncoresist.survival import make_survival_target
     from oncoresist.train_evaluate import evaluate_held_out, log_held_out
     from oncoresist.training import load_training_data
 
-    bundle = tracking.load_bundle(model, uri=tracking_uri)
+    bundle = load_bundle(model, uri=tracking_uri)
     cohort = load_training_data(data)
     meta = bundle.metadata
     config = meta.get("config") or {}

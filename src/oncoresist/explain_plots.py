@@ -10,7 +10,8 @@ and draws them with shap's own plots (``shap.Explanation`` objects, matplotlib A
 * the table of global importances (per feature and per source group).
 
 :func:`log_global_explanations` logs them to the active MLflow run through
-:mod:`oncoresist.tracking` (the only module that imports mlflow).
+:mod:`oncoresist.tracking` (with registry and pyfunc_model, the only modules that import
+mlflow).
 """
 
 from __future__ import annotations

@@ -212,8 +212,8 @@ def run_main_job(
     from rich.console import Console
 
     from oncoresist.paths import demo_dir
+    from oncoresist.registry import export_bundle, promote
     from oncoresist.score_job import score_file
-    from oncoresist.tracking import export_bundle, promote
 
     console = console or Console()
     done: dict[str, Any] = {}

@@ -71,14 +71,14 @@ def resolve_bundle(reference: str, tracking_uri: str | None = None) -> tuple[Any
     """Load a bundle; the default registry alias falls back to the exported champion folder.
 
     A folder holding a saved or exported bundle is read without importing MLflow (seconds of
-    cold start saved); registry and run references go through :mod:`oncoresist.tracking`.
+    cold start saved); registry and run references go through :mod:`oncoresist.registry`.
     """
     from oncoresist.exceptions import ModelLoadError
 
     local = _local_bundle(Path(reference))
     if local is not None:
         return local, reference
-    from oncoresist.tracking import load_bundle
+    from oncoresist.registry import load_bundle
 
     try:
         return load_bundle(reference, uri=tracking_uri), reference
@@ -91,7 +91,7 @@ def resolve_bundle(reference: str, tracking_uri: str | None = None) -> tuple[Any
 def _local_bundle(folder: Path) -> Any | None:
     """A bundle folder (``bundle.save``) or an exported pyfunc folder, read without MLflow.
 
-    Returns None for anything else, which :func:`oncoresist.tracking.load_bundle` then reads
+    Returns None for anything else, which :func:`oncoresist.registry.load_bundle` then reads
     (or explains why it cannot).
     """
     import json
@@ -104,7 +104,7 @@ def _local_bundle(folder: Path) -> Any | None:
         if (candidate / BUNDLE_FILE).exists():
             bundle = ResistanceBundle.load(candidate)
             export = folder / "EXPORT.json"
-            if export.exists():  # written by tracking.export_bundle: registry name and version
+            if export.exists():  # written by registry.export_bundle: registry name and version
                 identity = json.loads(export.read_text())
                 bundle.metadata.update(
                     {k: identity[k] for k in ("model_name", "model_version") if k in identity}

@@ -140,6 +140,7 @@ def train(
     from oncoresist.boosting import engine_name
     from oncoresist.bundle import ResistanceBundle
     from oncoresist.metrics import make_split_plan
+    from oncoresist.pyfunc_model import log_bundle
     from oncoresist.survival import make_survival_target
 
     timer = StageTimer()
@@ -279,7 +280,7 @@ def train(
             registered = None
             if config.tracking.register_model:
                 registered = config.tracking.model_name
-            logged = tracking.log_bundle(
+            logged = log_bundle(
                 bundle,
                 registered_name=registered,
                 alias=config.tracking.alias,
