@@ -107,6 +107,21 @@ def test_simulate_writes_cohort_and_prints_calibration(tmp_path):
     assert again.exit_code != 0  # refuses to overwrite without --overwrite
 
 
+def test_simulate_quiet_prints_no_table_but_still_reports_errors(tmp_path):
+    out = tmp_path / "sim"
+    args = ["simulate", "--n", "120", "--seed", "3", "--out", str(out)]
+    result = runner.invoke(app, [*args, "-q"])
+    assert result.exit_code == 0, result.output
+    assert (out / "treatments.csv").exists()
+    assert "Simulated / published" not in result.output
+    assert f"Wrote 120 simulated treatments to {out}" in " ".join(result.output.split())
+    unknown = runner.invoke(
+        app, [*args[:-2], "--out", str(tmp_path / "x"), "--settings", "nope", "--quiet"]
+    )
+    assert unknown.exit_code == 1
+    assert "Error: unknown setting(s) ['nope']" in unknown.output
+
+
 def test_research_notice_in_readme():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert "not a medical device" in readme

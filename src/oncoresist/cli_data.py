@@ -97,6 +97,9 @@ def simulate(
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="No tables (errors are still shown).")
+    ] = False,
 ) -> None:
     """Simulate a cohort from published trial figures (with hidden ground truth).
 
@@ -119,12 +122,13 @@ def simulate(
             unexplained_to_epigenetic=unexplained_to_epigenetic,
             overwrite=overwrite,
         )
-    from oncoresist.jobs import calibration_display
+    if not quiet:
+        from oncoresist.jobs import calibration_display
 
-    out.print(
-        frame_table(
-            calibration_display(result.calibration),
-            title="Simulated / published, per setting (mechanism shares among labelled)",
+        out.print(
+            frame_table(
+                calibration_display(result.calibration),
+                title="Simulated / published, per setting (mechanism shares among labelled)",
+            )
         )
-    )
     out.print(f"Wrote {result.n_treatments} simulated treatments to {result.out_dir}")
