@@ -104,7 +104,10 @@ def test_simulate_writes_cohort_and_prints_calibration(tmp_path):
     for name in ("patients.csv", "treatments.csv", "outcomes.csv", "ground_truth.parquet"):
         assert (out / name).exists()
     again = runner.invoke(app, ["simulate", "--n", "120", "--seed", "3", "--out", str(out)])
-    assert again.exit_code != 0  # refuses to overwrite without --overwrite
+    # refuses to overwrite without --overwrite: a usage error with a message, no traceback
+    assert again.exit_code == 2, again.output
+    assert "is not empty" in again.output and "--overwrite" in again.output
+    assert again.exception is None or isinstance(again.exception, SystemExit)
 
 
 def test_simulate_quiet_prints_no_table_but_still_reports_errors(tmp_path):

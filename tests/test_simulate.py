@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from oncoresist.contract import MECHANISMS, validate_cohort
-from oncoresist.exceptions import ConfigError
+from oncoresist.exceptions import ConfigError, OutputExistsError
 from oncoresist.programs import program_scores
 from oncoresist.simulate import simulate_cohort
 from oncoresist.simulate_output import (
@@ -150,7 +150,7 @@ def test_round_trip_through_both_writers_and_readers(tmp_path):
 
 def test_writer_refuses_a_non_empty_folder(small, tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite"):
         write_simulation(small, tmp_path)
     with pytest.raises(ValueError, match="fmt must be one of"):
         write_simulation(small, tmp_path / "new", fmt="excel")

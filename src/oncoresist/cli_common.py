@@ -24,8 +24,12 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 180)
 
 @contextmanager
 def domain_errors(problems_file: Path | None = None) -> Iterator[None]:
-    """Turn oncoresist's typed errors into a message and exit code 1."""
-    from oncoresist.exceptions import InputDataError, OncoresistError
+    """Turn oncoresist's typed errors into a message and an exit code.
+
+    An existing output without ``--overwrite`` is a usage error (2); anything else oncoresist
+    raises on purpose is a data error (1).
+    """
+    from oncoresist.exceptions import InputDataError, OncoresistError, OutputExistsError
 
     try:
         yield
@@ -37,6 +41,9 @@ def domain_errors(problems_file: Path | None = None) -> Iterator[None]:
             err.print(f"All {len(error.problems)} problem(s) written to {problems_file}")
         err.print(f"[bold red]Error:[/] {error}", markup=True, highlight=False)
         raise typer.Exit(EXIT_DATA_ERROR) from None
+    except OutputExistsError as error:
+        err.print(f"[bold red]Error:[/] {error}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
     except OncoresistError as error:
         err.print(f"[bold red]Error:[/] {error}", markup=True, highlight=False)
         raise typer.Exit(EXIT_DATA_ERROR) from None

@@ -67,7 +67,7 @@ def score(
 
     Exit codes: 0 all rows scored, 3 some rows rejected, 1 nothing scored, 2 usage error.
     """
-    from oncoresist.score_job import OutputExistsError, score_file
+    from oncoresist.score_job import score_file
 
     err.print(RESEARCH_USE_NOTICE, style="dim")
     if fmt is not None and fmt not in {"csv", "parquet", "xlsx"}:
@@ -84,24 +84,20 @@ def score(
         score_file = partial(score_file_dask, scheduler=scheduler)  # type: ignore[assignment]
     progress_cm, report = rows_progress(quiet)
     with domain_errors(), progress_cm:
-        try:
-            job = score_file(
-                input_path,
-                out_path,
-                model=model,
-                errors=errors,
-                drug=drug,
-                fmt=fmt,
-                top_drivers=top_drivers,
-                overwrite=overwrite,
-                chunk_size=chunk_size,
-                tracking_uri=tracking_uri,
-                expression_profile=expression_profile,
-                progress=report,
-            )
-        except OutputExistsError as error:  # a usage error, not a data error
-            err.print(f"[bold red]Error:[/] {error}", highlight=False)
-            raise typer.Exit(EXIT_USAGE) from None
+        job = score_file(
+            input_path,
+            out_path,
+            model=model,
+            errors=errors,
+            drug=drug,
+            fmt=fmt,
+            top_drivers=top_drivers,
+            overwrite=overwrite,
+            chunk_size=chunk_size,
+            tracking_uri=tracking_uri,
+            expression_profile=expression_profile,
+            progress=report,
+        )
     for note in job.notes:
         err.print(f"note: {note}")
     if job.errors is not None:
@@ -137,23 +133,18 @@ def explain(
     (log-odds for the predicted mechanism, log-time for time to resistance), sentence.
     """
     from oncoresist.explain_job import explain_file
-    from oncoresist.score_job import OutputExistsError
 
     err.print(RESEARCH_USE_NOTICE, style="dim")
     with domain_errors():
-        try:
-            job = explain_file(
-                input_path,
-                out_path,
-                model=model,
-                top_k=top_k,
-                group=group,
-                overwrite=overwrite,
-                tracking_uri=tracking_uri,
-            )
-        except OutputExistsError as error:  # a usage error (2), not a data error
-            err.print(f"[bold red]Error:[/] {error}")
-            raise typer.Exit(EXIT_USAGE) from None
+        job = explain_file(
+            input_path,
+            out_path,
+            model=model,
+            top_k=top_k,
+            group=group,
+            overwrite=overwrite,
+            tracking_uri=tracking_uri,
+        )
     for problem in job.rejected[:20]:
         err.print(f"rejected: {problem}")
     out.print(
@@ -179,23 +170,18 @@ def report(
 ) -> None:
     """Write one self-contained HTML review report (model card, cohort, one section per patient)."""
     from oncoresist.explain_job import report_file
-    from oncoresist.score_job import OutputExistsError
 
     err.print(RESEARCH_USE_NOTICE, style="dim")
     chosen = [p for p in patients.split(",") if p.strip()] if patients else None
     with domain_errors():
-        try:
-            job = report_file(
-                input_path,
-                out_path,
-                model=model,
-                patients=chosen,
-                overwrite=overwrite,
-                tracking_uri=tracking_uri,
-            )
-        except OutputExistsError as error:  # a usage error (2), not a data error
-            err.print(f"[bold red]Error:[/] {error}")
-            raise typer.Exit(EXIT_USAGE) from None
+        job = report_file(
+            input_path,
+            out_path,
+            model=model,
+            patients=chosen,
+            overwrite=overwrite,
+            tracking_uri=tracking_uri,
+        )
     for note in job.notes:
         err.print(f"note: {note}")
     out.print(f"Report for {job.n_patients} patient(s) written to {job.out} (model {job.model})")

@@ -92,6 +92,10 @@ class ModelLoadError(OncoresistError, RuntimeError):
     """A model reference cannot be resolved or loaded."""
 
 
+class OutputExistsError(OncoresistError, FileExistsError):
+    """The output exists and ``--overwrite`` was not given (a usage error, exit code 2)."""
+
+
 class ConfigError(OncoresistError, ValueError):
     """A configuration or parameter file is invalid."""
 

@@ -47,7 +47,7 @@ class ReportJob:
 
 
 def _refuse_existing(out: Path, overwrite: bool) -> None:
-    from oncoresist.score_job import OutputExistsError
+    from oncoresist.exceptions import OutputExistsError
 
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oncoresist.exceptions import OncoresistError, Problem
+from oncoresist.exceptions import OutputExistsError, Problem
 from oncoresist.score_output import FORMULA_PREFIXES, for_people  # noqa: F401 (public here too)
 from oncoresist.score_output import ChunkWriter as _ChunkWriter
 from oncoresist.score_output import atomic_path as _atomic_path
@@ -27,10 +27,6 @@ from oncoresist.scoring import ScoreResult, problems_frame, score_cohort, score_
 DEFAULT_MODEL = "models:/oncoresist@champion"
 EXPORTED_CHAMPION = Path("models/oncoresist-champion")
 FORMATS = ("csv", "parquet", "xlsx")
-
-
-class OutputExistsError(OncoresistError, FileExistsError):
-    """The output exists and ``--overwrite`` was not given (a usage error)."""
 
 
 @dataclass

@@ -15,6 +15,7 @@ import yaml
 
 from oncoresist import RESEARCH_USE_NOTICE, __version__
 from oncoresist.contract import MECHANISMS, Cohort
+from oncoresist.exceptions import OutputExistsError
 from oncoresist.simulate import SimulationResult
 from oncoresist.simulate_params import SimulationParams, load_params
 
@@ -55,7 +56,7 @@ def write_simulation(
 
     Raises
     ------
-    FileExistsError
+    OutputExistsError
         If ``out_dir`` holds files and ``overwrite`` is False.
     ValueError
         For an unknown ``fmt``.
@@ -71,7 +72,7 @@ def write_simulation(
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     folder = Path(out_dir)
     if folder.exists() and any(folder.iterdir()) and not overwrite:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{folder} is not empty; choose another folder or pass overwrite=True (--overwrite)"
         )
     folder.mkdir(parents=True, exist_ok=True)
