@@ -109,6 +109,67 @@ def test_tissue_rate_baseline_uses_training_rates_only():
     np.testing.assert_allclose(rate, [0.5, 0.25])  # unseen tissue: overall training rate
 
 
+def test_smoothed_tissue_rate_is_the_m_estimate_and_unseen_tissues_get_the_overall_rate():
+    from oncoresist.validation_prior import PRIOR_M, smoothed_rate
+
+    rate = smoothed_rate(
+        pd.Series(["skin", "skin", "lung", "lung"]),
+        np.array([1, 1, 0, 0]),
+        pd.Series(["skin", "bone"]),
+    )
+    p = 0.5
+    np.testing.assert_allclose(rate, [(2 + PRIOR_M * p) / (2 + PRIOR_M), p])
+
+
+def test_out_of_fold_tissue_rate_never_uses_a_rows_own_label():
+    from oncoresist.validation_prior import out_of_fold_rate, smoothed_rate
+
+    rng = np.random.default_rng(1)
+    tissue = pd.Series(rng.choice(["skin", "lung", "blood"], 60))
+    y = (rng.random(60) < 0.4).astype(int)
+    rate = out_of_fold_rate(tissue, y, seed=0)
+    for row in range(len(y)):
+        flipped = y.copy()
+        flipped[row] = 1 - flipped[row]
+        moved = out_of_fold_rate(tissue, flipped, seed=0)
+        assert moved[row] == rate[row]  # its own label never sets its own offset
+        assert not np.allclose(moved, rate)  # ... but it does set other rows' offsets
+    # In-sample encoding (own label included) differs: the test above can fail.
+    assert not np.allclose(rate, smoothed_rate(tissue, y, tissue))
+
+
+def test_tissue_prior_shap_adds_up_to_the_margin():
+    import xgboost as xgb
+
+    from oncoresist.validation_prior import (
+        PRIOR_DRIVER,
+        fit_with_prior,
+        logit,
+        out_of_fold_rate,
+        shap_with_prior,
+    )
+
+    rng = np.random.default_rng(2)
+    n = 200
+    tissue = pd.Series(rng.choice(["skin", "lung", "blood"], n))
+    X = pd.DataFrame({"BRAF_mut": (rng.random(n) < 0.3).astype(float), "noise": rng.random(n)})
+    y = ((tissue == "skin").to_numpy() + X["BRAF_mut"].to_numpy() + rng.random(n) > 1.2).astype(int)
+    margin = logit(out_of_fold_rate(tissue, y, seed=0))
+    model = fit_with_prior(X, y, margin, depth=2)
+    importance, attributions, base = shap_with_prior(model, X, margin)
+    output = model.get_booster().predict(xgb.DMatrix(X, base_margin=margin), output_margin=True)
+    np.testing.assert_allclose(attributions.sum(axis=1) + base, output, atol=1e-5)
+    assert list(importance.index) == ["BRAF_mut", "noise", PRIOR_DRIVER]
+    np.testing.assert_allclose(attributions[:, -1], margin - margin.mean(), atol=1e-12)
+    assert np.ptp(base) < 1e-5  # the offset's mean joins the trees' constant base
+    assert importance[PRIOR_DRIVER] > 0
+    plain = fit_with_prior(X, y, None, depth=2)
+    importance, attributions, base = shap_with_prior(plain, X, None)
+    output = plain.get_booster().predict(xgb.DMatrix(X), output_margin=True)
+    np.testing.assert_allclose(attributions.sum(axis=1) + base, output, atol=1e-5)
+    assert PRIOR_DRIVER not in importance
+
+
 def test_biomarker_rank_takes_the_best_ranked_column():
     importance = pd.Series({"tissue=skin": 0.5, "KRAS_mut": 0.3, "BRAF_mut": 0.2, "NRAS_mut": 0.0})
     assert biomarker_rank(importance, ("BRAF_mut", "KRAS_mut")) == 2
@@ -153,6 +214,10 @@ def test_evaluate_drug_recovers_a_planted_sensitising_biomarker():
     assert result["auroc"][0] > 0.6
     assert result["auroc_gain"][0] > 0.08  # tissue carries no signal here
     assert result["auroc_loto"][0] > 0.6
+    assert result["auroc_loto_prior"][0] > 0.6
+    # Inner CV recorded the tissue prior's on/off choice for every outer fold and the final fit.
+    assert len(result["priors"]) == 5 and set(result["priors"]) <= {True, False}
+    assert result["final_prior"] in (True, False) and result["final_depth"] in (1, 3)
     with pytest.raises(InputDataError, match="not in the GDSC1 screens"):
         evaluate_drug(GDSCData(responses, features), "Gefitinib")
 
@@ -206,7 +271,11 @@ def _benchmark_rows():
             "shap_rank": [1, None],  # pandas stores the missing rank as NaN
             "top_k": [1, 3],
             "shap_push": [-1.5, np.nan],
+            "auroc_loto_prior": [ci, ci],
             "depths": [[1, 1], [3, 3]],
+            "priors": [[True, False], [False, False]],
+            "final_depth": [1, 3],
+            "final_prior": [True, False],
             "top_drivers": [["BRAF_mut", "a", "b"], ["c", "d", "e"]],
         }
     )
@@ -236,6 +305,8 @@ def test_gdsc_markdown_and_mlflow_runs(tmp_path):
     text = render_gdsc_markdown(result)
     assert "| Dabrafenib | BRAF_mut (sensitivity) | 800 | 70 | 0.700 [0.600, 0.800]" in text
     assert "– (top-3)" in text and "n/a" in text and "**no**" in text
+    assert "| 1/2; on |" in text and "| 0/2; off |" in text  # prior choices per fold; final
+    assert "tissue (prior)" in text and "AUROC LOTO, prior (b)" in text
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     runs = log_gdsc_runs(result, "validation", uri)
     metrics = MlflowClient(uri).get_run(runs["Dabrafenib"]).data.metrics

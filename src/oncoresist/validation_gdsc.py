@@ -12,12 +12,14 @@ MSI). Rules, all documented in the generated page:
 * **Label**: resistant = ln IC50 in the drug's upper tertile over its screened lines.
 * **Models**: XGBoost on genomic features + tissue (one-hot), one per drug and one pan-drug
   model with drug indicators (:mod:`oncoresist.validation_pandrug`); depth chosen by 3-fold
-  inner CV on training folds only.
+  inner CV on training folds only, for the per-drug models together with whether to start
+  from the tissue prior offset (:mod:`oncoresist.validation_prior`).
 * **Evaluation**: (a) stratified 5-fold CV over cell lines next to the tissue's resistance
   rate in the training folds; (b) leave-one-tissue-out, where a drug-level rate scores 0.5.
   Random drug–cell-line pair splits inflate results (DrEval, Nat Commun 2026): never used.
 * **Biomarker rank**: mean |SHAP| (exact tree SHAP, XGBoost ``pred_contribs``) of a model fitted
-  on all lines; rank of the best-ranked biomarker column.
+  on all lines; rank of the best-ranked biomarker column among all drivers, the tissue
+  prior's pseudo-driver included when that model uses it.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ MIN_POSITIVE = 15
 MIN_CARRIERS = 5
 RESISTANT_QUANTILE = 2 / 3
 DEPTH_GRID = (1, 3)
+_AUC_KEYS = ("auroc", "auroc_tissue_rate", "auroc_gain", "auroc_loto", "auroc_loto_prior")
 
 
 def normalise_name(name: object) -> str:
@@ -180,22 +183,6 @@ def make_classifier(max_depth: int = 2, seed: int = 0) -> object:
     )
 
 
-def choose_depth(X: pd.DataFrame, y: np.ndarray, seed: int = 0) -> int:
-    """Depth from :data:`DEPTH_GRID` with the best 3-fold stratified inner-CV AUROC on ``X``."""
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
-
-    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
-    scores = {}
-    for depth in DEPTH_GRID:
-        aucs = []
-        for train, valid in folds.split(X, y):
-            model = make_classifier(depth, seed).fit(X.iloc[train], y[train])
-            aucs.append(roc_auc_score(y[valid], model.predict_proba(X.iloc[valid])[:, 1]))
-        scores[depth] = float(np.mean(aucs))
-    return max(scores, key=scores.get)
-
-
 def shap_importance(model: object, X: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
     """Mean |SHAP| per feature and the per-row SHAP matrix (exact tree SHAP, log-odds)."""
     import xgboost as xgb
@@ -224,6 +211,8 @@ def evaluate_drug(data: GDSCData, drug: str, seed: int = 0, n_boot: int = 200) -
     """Per-drug labels, CV vs tissue baseline, leave-one-tissue-out and biomarker SHAP rank."""
     from sklearn.model_selection import StratifiedKFold
 
+    from oncoresist import validation_prior as vp
+
     rows = data.responses[data.responses["drug"] == drug].reset_index(drop=True)
     if rows.empty:
         raise InputDataError(f"drug {drug!r} is not in the GDSC1 screens")
@@ -237,21 +226,29 @@ def evaluate_drug(data: GDSCData, drug: str, seed: int = 0, n_boot: int = 200) -
     present = [c for c in marker.columns if c in X]
     positive = X[present].max(axis=1).to_numpy() > 0 if present else np.zeros(len(X), bool)
 
-    model_cv, base_cv, depths = np.zeros(len(y)), np.zeros(len(y)), []
+    model_cv, base_cv, depths, priors = np.zeros(len(y)), np.zeros(len(y)), [], []
     for train, test in StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y):
-        depth = choose_depth(X.iloc[train], y[train], seed)
+        depth, prior = vp.choose_depth_and_prior(X.iloc[train], y[train], tissue.iloc[train], seed)
         depths.append(depth)
-        fitted = make_classifier(depth, seed).fit(X.iloc[train], y[train])
-        model_cv[test] = fitted.predict_proba(X.iloc[test])[:, 1]
+        priors.append(prior)
+        model_cv[test] = vp.fit_predict(
+            X.iloc[train], y[train], tissue.iloc[train], X.iloc[test], tissue.iloc[test],
+            depth, prior, seed,
+        )  # fmt: skip
         base_cv[test] = tissue_rate_baseline(tissue.iloc[train], y[train], tissue.iloc[test])
-    loto = np.zeros(len(y))
+    # Fixed depth 2 (no tuning), without and with the prior (held-out tissue: constant p).
+    loto = {prior: np.zeros(len(y)) for prior in vp.PRIOR_GRID}
     for held_out in tissue.unique():
         test = (tissue == held_out).to_numpy()
-        fitted = make_classifier(2, seed).fit(X[~test], y[~test])  # fixed depth: no tuning
-        loto[test] = fitted.predict_proba(X[test])[:, 1]
+        for prior, scores in loto.items():
+            scores[test] = vp.fit_predict(
+                X[~test], y[~test], tissue[~test], X[test], tissue[test], 2, prior, seed
+            )
 
-    final = make_classifier(choose_depth(X, y, seed), seed).fit(X, y)
-    importance, contribs = shap_importance(final, X)
+    final_depth, final_prior = vp.choose_depth_and_prior(X, y, tissue, seed)
+    margin = vp.logit(vp.out_of_fold_rate(tissue, y, seed)) if final_prior else None
+    final = vp.fit_with_prior(X, y, margin, final_depth, seed)
+    importance, contribs, _ = vp.shap_with_prior(final, X, margin)
     rank = biomarker_rank(importance, tuple(present))
     push = (
         float(contribs[positive][:, [X.columns.get_loc(c) for c in present]].sum(axis=1).mean())
@@ -271,12 +268,16 @@ def evaluate_drug(data: GDSCData, drug: str, seed: int = 0, n_boot: int = 200) -
         "auroc": auc,
         "auroc_tissue_rate": base,
         "auroc_gain": delta,
-        "auroc_loto": _auc_ci(y, loto, seed=seed, n=n_boot),
+        "auroc_loto": _auc_ci(y, loto[False], seed=seed, n=n_boot),
+        "auroc_loto_prior": _auc_ci(y, loto[True], seed=seed, n=n_boot),
         "shap_rank": rank,
         "top_k": marker.top_k,
         # log-odds of resistance added by the biomarker where present (< 0: sensitising)
         "shap_push": push,
         "depths": depths,
+        "priors": priors,  # tissue prior chosen on/off per outer fold
+        "final_depth": final_depth,
+        "final_prior": final_prior,
         "top_drivers": list(importance.sort_values(ascending=False).index[:3]),
     }
 
@@ -395,13 +396,14 @@ def log_gdsc_runs(result: GDSCBenchmark, experiment: str, uri: str | None) -> di
         tags = {"part": "gdsc", "dataset": "gdsc1", "model": "xgboost", "drug": row["drug"]}
         with tracking.start_run(experiment, name, tags, uri=uri) as run:
             tracking.log_params(
-                {k: row[k] for k in ("drug", "biomarker", "effect", "top_k", "depths")}
+                {k: row[k] for k in ("drug", "biomarker", "effect", "top_k", "depths", "priors")}
+                | {k: row[k] for k in ("final_depth", "final_prior")}
                 | {"label": "upper tertile of ln IC50", "join": result.join}
             )
             metrics = {k: row[k] for k in ("n_lines", "n_positive", "n_resistant", "shap_push")}
             if pd.notna(row["shap_rank"]):
                 metrics["shap_rank"] = row["shap_rank"]
-            for key in ("auroc", "auroc_tissue_rate", "auroc_gain", "auroc_loto"):
+            for key in _AUC_KEYS:
                 metrics.update(dict(zip((key, f"{key}_low", f"{key}_high"), row[key], strict=True)))
             tracking.log_metrics(metrics)
             run_ids[row["drug"]] = run.info.run_id

@@ -184,7 +184,8 @@ def _ci(value: tuple[float, float, float]) -> str:
 
 def render_gdsc_markdown(result: object) -> str:
     """The ``gdsc`` section of the validation page."""
-    from oncoresist.validation_gdsc import MIN_POSITIVE
+    from oncoresist.validation_gdsc import DEPTH_GRID, MIN_POSITIVE
+    from oncoresist.validation_prior import ENCODING_SPLITS, PRIOR_DRIVER, PRIOR_M
 
     join = result.join
     drugs = result.drugs
@@ -198,6 +199,11 @@ def render_gdsc_markdown(result: object) -> str:
             "AUROC tissue rate (a)": drugs["auroc_tissue_rate"].map(_ci),
             "gain (a)": drugs["auroc_gain"].map(_ci),
             "AUROC LOTO (b)": drugs["auroc_loto"].map(_ci),
+            "AUROC LOTO, prior (b)": drugs["auroc_loto_prior"].map(_ci),
+            "prior: CV folds; final": [
+                f"{sum(folds)}/{len(folds)}; {'on' if final else 'off'}"
+                for folds, final in zip(drugs["priors"], drugs["final_prior"], strict=True)
+            ],
             "SHAP rank (target)": [
                 f"{'–' if pd.isna(r) else int(r)} (top-{k})"
                 for r, k in zip(drugs["shap_rank"], drugs["top_k"], strict=True)
@@ -225,16 +231,29 @@ def render_gdsc_markdown(result: object) -> str:
             "(e.g. Afatinib, PLX-4720, Selumetinib): their ln IC50 is the mean.\n",
             "Label: resistant = ln IC50 in the drug's upper tertile. Features: binary "
             "mutations, recurrent copy-number regions, MSI and tissue (one-hot), those carried "
-            "by >= 5 of the drug's lines. (a) stratified 5-fold CV over cell lines, XGBoost "
-            "depth chosen from {1, 3} by 3-fold inner CV on the training folds, against each "
-            "line's tissue resistance rate in the training folds; gain = model minus baseline "
-            "AUROC on the same out-of-fold rows (paired bootstrap, 95%). (b) "
-            "leave-one-tissue-out with depth 2 fixed (no tuning); a drug-level rate scores "
-            "0.5 there. SHAP rank: exact tree SHAP of a model on all lines, rank of the best "
-            "biomarker column by mean |SHAP|; SHAP push = mean log-odds of resistance the "
-            "biomarker adds in carriers (< 0 sensitising). Targets apply to drugs with >= "
-            f"{MIN_POSITIVE} biomarker-positive lines: biomarker in the top-k drivers, and a "
-            "gain >= 0.05 on (a).\n",
+            "by >= 5 of the drug's lines. *Tissue prior*: optionally the model starts each "
+            "line from an offset (XGBoost base margin), the logit of its tissue's smoothed "
+            f"resistance rate (k + m·p) / (n + m), m = {PRIOR_M:g} fixed in advance, p = the "
+            "overall rate of the rows it is computed from, an unseen tissue gets p; training "
+            f"lines get it out of fold ({ENCODING_SPLITS}-fold target encoding inside the "
+            "training rows, so a line's own label never sets its own offset), test lines from "
+            "all training rows; the trees then learn what the features add beyond it. (a) "
+            "stratified 5-fold CV over cell lines, XGBoost depth from "
+            f"{set(DEPTH_GRID)} and prior on/off chosen together by 3-fold inner CV on the "
+            "training folds (*prior: CV folds; final* = outer folds that chose it; the choice "
+            "for the all-lines SHAP model), against each line's tissue resistance rate in the "
+            "training folds; gain = model minus baseline AUROC on the same out-of-fold rows "
+            "(paired bootstrap, 95%). (b) leave-one-tissue-out with depth 2 fixed (no tuning), "
+            "without and with the prior (the held-out tissue has no rate in training: its "
+            "offset is the constant logit(p)); a drug-level rate scores 0.5 there. SHAP rank: "
+            "exact tree SHAP of a model on all lines, rank of the best biomarker column by "
+            "mean |SHAP| among all drivers; when that model uses the prior, the pseudo-driver "
+            f"*{PRIOR_DRIVER}* (the line's offset minus its mean over lines) is ranked too, "
+            "so that tissue's share is not hidden in the offset (attributions + base still "
+            "sum to the margin). SHAP push = mean log-odds of resistance the biomarker adds "
+            f"in carriers (< 0 sensitising). Targets apply to drugs with >= {MIN_POSITIVE} "
+            "biomarker-positive lines: biomarker in the top-k drivers, and a gain >= 0.05 on "
+            "(a). The pan-drug model below has no tissue prior.\n",
             markdown_table(table),
             *([] if result.pan_drug is None else [render_pan_drug_markdown(result)]),
             f"Wall time ({_processes(result.n_jobs)}): {result.seconds:.0f} s"
