@@ -176,9 +176,52 @@ def test_biomarker_rank_takes_the_best_ranked_column():
     assert biomarker_rank(importance, ("NRAS_mut",)) is None  # never used by a tree
 
 
+def test_tissue_counts_as_one_driver_in_the_primary_rank():
+    from oncoresist.validation_drivers import (
+        TISSUE_DRIVER,
+        driver_importance,
+        driver_ranks,
+        grouped_attributions,
+    )
+    from oncoresist.validation_prior import PRIOR_DRIVER
+
+    rng = np.random.default_rng(3)
+    n = 200
+    names = ["BRAF_mut", "NOISE_mut", *[f"tissue=t{i}" for i in range(20)], PRIOR_DRIVER]
+    contribs = np.zeros((n, len(names)))
+    contribs[:, 0] = rng.choice([-0.3, 0.3], n)  # the biomarker: mean |SHAP| 0.3
+    contribs[:, 1] = 0.05 * rng.choice([-1.0, 1.0], n)
+    pull = rng.choice([-1.0, 1.0], n)  # one tissue effect per line, spread over its columns
+    contribs[:, 2:22] = pull[:, None] * 0.02  # 0.02 per one-hot column ...
+    contribs[:, 22] = pull * 0.1  # ... and 0.1 in the prior: 0.5 in all
+    ranks = driver_ranks(contribs, names, ("BRAF_mut",))
+    assert ranks["shap_rank_columns"] == 1  # every tissue sliver is below 0.3
+    assert ranks["shap_rank"] == 2  # tissue as one feature (0.5) outranks the biomarker
+    assert ranks["top_drivers"] == [TISSUE_DRIVER, "BRAF_mut", "NOISE_mut"]
+    importance = driver_importance(contribs, names)
+    assert importance[TISSUE_DRIVER] == pytest.approx(0.5)
+    assert list(importance.index) == ["BRAF_mut", "NOISE_mut", TISSUE_DRIVER]
+    grouped, _ = grouped_attributions(contribs, names)
+    np.testing.assert_allclose(grouped.sum(axis=1), contribs.sum(axis=1))  # still additive
+    # Summed per row before |.|: opposite pulls of two tissue columns cancel out.
+    opposite = np.column_stack([contribs[:, 0], np.full(n, 0.2), np.full(n, -0.2)])
+    names = ["BRAF_mut", "tissue=skin", "tissue=lung"]
+    assert driver_importance(opposite, names)[TISSUE_DRIVER] == pytest.approx(0.0)
+    assert driver_importance(opposite, names, grouped=False)["tissue=skin"] == pytest.approx(0.2)
+    # Without any tissue column, both ranks agree.
+    ranks = driver_ranks(contribs[:, :2], ["BRAF_mut", "NOISE_mut"], ("BRAF_mut",))
+    assert ranks["shap_rank"] == ranks["shap_rank_columns"] == 1
+
+
 def test_target_applies_only_with_enough_biomarker_positive_lines():
     row = pd.Series({"n_positive": 20, "shap_rank": 2, "top_k": 1, "auroc_gain": (0.06, 0.0, 0.1)})
     assert target_met(row) == (False, True)
+    # Judged on the grouped rank, not the per-column one.
+    grouped = row.copy()
+    grouped["shap_rank"], grouped["shap_rank_columns"] = 2, 1
+    assert target_met(grouped)[0] is False
+    grouped["shap_rank"], grouped["shap_rank_columns"] = 1, 4
+    assert target_met(grouped)[0] is True
     assert target_met(row.copy().set_axis(row.index).replace({20: 14})) == (None, None)
 
 
@@ -209,6 +252,9 @@ def test_evaluate_drug_recovers_a_planted_sensitising_biomarker():
     result = evaluate_drug(GDSCData(responses, features), "Dabrafenib", n_boot=20)
     assert result["n_positive"] == int(braf.sum())
     assert result["shap_rank"] == 1
+    assert result["shap_rank_columns"] == 1
+    # Top drivers name tissue once: never a one-hot column or the prior on its own.
+    assert not any(d.startswith("tissue=") or d == "tissue (prior)" for d in result["top_drivers"])
     assert result["shap_push"] < 0  # carriers are pushed towards sensitive
     # Carriers are never in the upper tertile; non-carriers are at random (AUROC ceiling ~0.7).
     assert result["auroc"][0] > 0.6
@@ -269,6 +315,7 @@ def _benchmark_rows():
             "auroc_gain": [(0.01, -0.02, 0.04), (0.0, -0.1, 0.1)],
             "auroc_loto": [ci, ci],
             "shap_rank": [1, None],  # pandas stores the missing rank as NaN
+            "shap_rank_columns": [3, None],
             "top_k": [1, 3],
             "shap_push": [-1.5, np.nan],
             "auroc_loto_prior": [ci, ci],
@@ -307,10 +354,14 @@ def test_gdsc_markdown_and_mlflow_runs(tmp_path):
     assert "– (top-3)" in text and "n/a" in text and "**no**" in text
     assert "| 1/2; on |" in text and "| 0/2; off |" in text  # prior choices per fold; final
     assert "tissue (prior)" in text and "AUROC LOTO, prior (b)" in text
+    assert "| SHAP rank, tissue grouped (target) | SHAP rank per column (earlier pages) |" in text
+    assert "| 1 (top-1) | 3 |" in text and "| – (top-3) | – |" in text
+    assert "*Tissue is one driver*" in text
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     runs = log_gdsc_runs(result, "validation", uri)
     metrics = MlflowClient(uri).get_run(runs["Dabrafenib"]).data.metrics
     assert metrics["shap_rank"] == 1 and metrics["auroc_gain_low"] == pytest.approx(-0.02)
+    assert metrics["shap_rank_columns"] == 3
     assert "shap_rank" not in MlflowClient(uri).get_run(runs["Crizotinib"]).data.metrics
 
 

@@ -18,8 +18,12 @@ MSI). Rules, all documented in the generated page:
   rate in the training folds; (b) leave-one-tissue-out, where a drug-level rate scores 0.5.
   Random drug–cell-line pair splits inflate results (DrEval, Nat Commun 2026): never used.
 * **Biomarker rank**: mean |SHAP| (exact tree SHAP, XGBoost ``pred_contribs``) of a model fitted
-  on all lines; rank of the best-ranked biomarker column among all drivers, the tissue
-  prior's pseudo-driver included when that model uses it.
+  on all lines; rank of the best-ranked biomarker column among the drivers. Tissue is one
+  driver (:mod:`oncoresist.validation_drivers`): its one-hot columns and, when that model uses
+  it, the tissue prior's pseudo-driver are summed per row before mean |SHAP|, so that ~20
+  slivers of one feature do not flatter the others. That grouped rank is judged against the
+  target; the per-column rank (tissue columns and prior separate, as on earlier pages) is
+  kept beside it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ import numpy as np
 import pandas as pd
 
 from oncoresist.exceptions import InputDataError
+
+# biomarker_rank lives in validation_drivers; re-exported for existing imports.
+from oncoresist.validation_drivers import biomarker_rank, driver_ranks  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -157,13 +164,6 @@ def tissue_rate_baseline(
     return tissue_test.map(rates).fillna(float(np.mean(y_train))).to_numpy(dtype=float)
 
 
-def biomarker_rank(importance: pd.Series, columns: tuple[str, ...]) -> int | None:
-    """1-based rank of the best-ranked biomarker column by mean |SHAP| (None when absent)."""
-    order = importance.sort_values(ascending=False, kind="stable").index
-    ranks = [order.get_loc(c) + 1 for c in columns if c in order and importance[c] > 0]
-    return min(ranks) if ranks else None
-
-
 # ----------------------------------------------------------------------------- models
 def make_classifier(max_depth: int = 2, seed: int = 0) -> object:
     """The gradient-boosted classifier used for every drug (one thread: small data)."""
@@ -181,15 +181,6 @@ def make_classifier(max_depth: int = 2, seed: int = 0) -> object:
         n_jobs=1,
         random_state=seed,
     )
-
-
-def shap_importance(model: object, X: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
-    """Mean |SHAP| per feature and the per-row SHAP matrix (exact tree SHAP, log-odds)."""
-    import xgboost as xgb
-
-    booster = model.get_booster()
-    contribs = booster.predict(xgb.DMatrix(X), pred_contribs=True)[:, :-1]
-    return pd.Series(np.abs(contribs).mean(axis=0), index=X.columns), contribs
 
 
 def _auc_ci(y: np.ndarray, *scores: np.ndarray, seed: int = 0, n: int = 200) -> tuple:
@@ -249,7 +240,7 @@ def evaluate_drug(data: GDSCData, drug: str, seed: int = 0, n_boot: int = 200) -
     margin = vp.logit(vp.out_of_fold_rate(tissue, y, seed)) if final_prior else None
     final = vp.fit_with_prior(X, y, margin, final_depth, seed)
     importance, contribs, _ = vp.shap_with_prior(final, X, margin)
-    rank = biomarker_rank(importance, tuple(present))
+    drivers = driver_ranks(contribs, list(importance.index), tuple(present))
     push = (
         float(contribs[positive][:, [X.columns.get_loc(c) for c in present]].sum(axis=1).mean())
         if positive.any()
@@ -270,7 +261,8 @@ def evaluate_drug(data: GDSCData, drug: str, seed: int = 0, n_boot: int = 200) -
         "auroc_gain": delta,
         "auroc_loto": _auc_ci(y, loto[False], seed=seed, n=n_boot),
         "auroc_loto_prior": _auc_ci(y, loto[True], seed=seed, n=n_boot),
-        "shap_rank": rank,
+        "shap_rank": drivers["shap_rank"],  # tissue as one driver: judged against the target
+        "shap_rank_columns": drivers["shap_rank_columns"],  # per column, as on earlier pages
         "top_k": marker.top_k,
         # log-odds of resistance added by the biomarker where present (< 0: sensitising)
         "shap_push": push,
@@ -278,7 +270,7 @@ def evaluate_drug(data: GDSCData, drug: str, seed: int = 0, n_boot: int = 200) -
         "priors": priors,  # tissue prior chosen on/off per outer fold
         "final_depth": final_depth,
         "final_prior": final_prior,
-        "top_drivers": list(importance.sort_values(ascending=False).index[:3]),
+        "top_drivers": drivers["top_drivers"],
     }
 
 
@@ -401,8 +393,9 @@ def log_gdsc_runs(result: GDSCBenchmark, experiment: str, uri: str | None) -> di
                 | {"label": "upper tertile of ln IC50", "join": result.join}
             )
             metrics = {k: row[k] for k in ("n_lines", "n_positive", "n_resistant", "shap_push")}
-            if pd.notna(row["shap_rank"]):
-                metrics["shap_rank"] = row["shap_rank"]
+            for key in ("shap_rank", "shap_rank_columns"):
+                if pd.notna(row.get(key)):
+                    metrics[key] = row[key]
             for key in _AUC_KEYS:
                 metrics.update(dict(zip((key, f"{key}_low", f"{key}_high"), row[key], strict=True)))
             tracking.log_metrics(metrics)

@@ -14,7 +14,10 @@ they learn (e.g. three EGFR inhibitors with few EGFR-mutant lines each).
   way, on the training folds only; leave-one-tissue-out uses :data:`LOTO_DEPTH` (no tuning).
 * **Baseline**: each test row's (drug × tissue) resistance rate in the training folds.
 * **Biomarker rank**: mean |SHAP| over that drug's rows of a model fitted on all rows; the
-  drug and target-class indicators are constant within a drug, so they are not ranked.
+  drug and target-class indicators are constant within a drug, so they are not ranked. As in
+  the per-drug models, tissue is one driver (one-hot columns summed per row,
+  :mod:`oncoresist.validation_drivers`) for the rank judged against the target and the top
+  drivers; the per-column rank is kept beside it.
 """
 
 from __future__ import annotations
@@ -26,16 +29,16 @@ import numpy as np
 import pandas as pd
 
 from oncoresist.exceptions import InputDataError
+from oncoresist.validation_drivers import driver_ranks
 from oncoresist.validation_gdsc import (
     DRUG_BIOMARKERS,
     MIN_CARRIERS,
     GDSCData,
-    biomarker_rank,
     label_resistant,
     make_classifier,
-    shap_importance,
     tissue_rate_baseline,
 )
+from oncoresist.validation_prior import shap_with_prior
 
 #: Primary target class of each listed drug (the shared drug feature).
 DRUG_TARGET_CLASS = {
@@ -193,15 +196,15 @@ def evaluate_pan_drug(
 
     final_depth = choose_depth_grouped(X, y, strata, lines, seed)
     final = make_classifier(final_depth, seed).fit(X, y)
-    _, contribs = shap_importance(final, X)
+    _, contribs, _ = shap_with_prior(final, X, None)
     line_columns = [c for c in X.columns if not c.startswith(DRUG_PREFIXES)]
+    line_index = [X.columns.get_loc(c) for c in line_columns]
     per_drug = []
     for drug in drugs:
         mine = (rows["drug"] == drug).to_numpy()
         marker = DRUG_BIOMARKERS[drug]
         present = [c for c in marker.columns if c in X]
-        importance = pd.Series(np.abs(contribs[mine]).mean(axis=0), index=X.columns)
-        importance = importance[line_columns]
+        drivers = driver_ranks(contribs[mine][:, line_index], line_columns, tuple(present))
         positive = X.loc[mine, present].max(axis=1).to_numpy() > 0 if present else None
         push = np.nan
         if positive is not None and positive.any():
@@ -223,10 +226,11 @@ def evaluate_pan_drug(
                 "n_lines": int(mine.sum()),
                 "n_positive": 0 if positive is None else int(positive.sum()),
                 **ci,
-                "shap_rank": biomarker_rank(importance, tuple(present)),
+                "shap_rank": drivers["shap_rank"],  # tissue as one driver
+                "shap_rank_columns": drivers["shap_rank_columns"],  # as on earlier pages
                 "top_k": marker.top_k,
                 "shap_push": push,
-                "top_drivers": list(importance.sort_values(ascending=False).index[:3]),
+                "top_drivers": drivers["top_drivers"],
             }
         )
     overall = {
@@ -290,7 +294,8 @@ def log_pan_drug_run(result: PanDrugResult, experiment: str, uri: str | None) ->
             if row["prefix"]:
                 metrics[row["prefix"] + "n_positive"] = row["n_positive"]
                 metrics[row["prefix"] + "shap_push"] = row["shap_push"]
-                if pd.notna(row["shap_rank"]):
-                    metrics[row["prefix"] + "shap_rank"] = row["shap_rank"]
+                for key in ("shap_rank", "shap_rank_columns"):
+                    if pd.notna(row[key]):
+                        metrics[row["prefix"] + key] = row[key]
         tracking.log_metrics(metrics)
         return run.info.run_id
