@@ -414,6 +414,42 @@ def test_pan_drug_folds_keep_a_cell_lines_rows_together():
     assert rows.groupby("drug")["resistant"].mean().between(0.30, 0.37).all()
 
 
+def test_pan_drug_prior_is_the_drug_by_tissue_m_estimate():
+    from oncoresist.validation_prior import PRIOR_M, drug_tissue_prior_rate
+
+    train = pd.DataFrame(
+        {
+            "drug": ["A", "A", "A", "A", "B", "B"],
+            "tissue": ["skin", "skin", "lung", "lung", "skin", "skin"],
+            "resistant": [1, 1, 0, 0, 0, 0],
+        }
+    )
+    test = pd.DataFrame({"drug": ["A", "B", "B", "C"], "tissue": ["skin", "skin", "lung", "skin"]})
+    rate = drug_tissue_prior_rate(train, test)
+    # Drug A: rate 0.5, skin 2/2; drug B: rate 0, skin 0/2; lung unseen for B: B's rate;
+    # drug C unseen: the overall training rate.
+    expected = [(2 + PRIOR_M * 0.5) / (2 + PRIOR_M), 0.0, 0.0, 2 / 6]
+    np.testing.assert_allclose(rate, expected)
+
+
+def test_pan_drug_out_of_fold_prior_never_uses_a_rows_own_label():
+    from oncoresist.validation_pandrug import pan_drug_table
+    from oncoresist.validation_prior import drug_tissue_prior_rate, out_of_fold_drug_tissue_rate
+
+    rows, _ = pan_drug_table(_two_drug_screen(n=60), ("Dabrafenib", "Nutlin-3a (-)"))
+    rate = out_of_fold_drug_tissue_rate(rows, seed=0)
+    for row in range(len(rows)):
+        flipped = rows.copy()
+        flipped.loc[row, "resistant"] = 1 - flipped.loc[row, "resistant"]
+        moved = out_of_fold_drug_tissue_rate(flipped, seed=0)
+        same_line = (rows["cosmic_id"] == rows.loc[row, "cosmic_id"]).to_numpy()
+        # Neither its own offset nor those of its cell line's other rows move ...
+        np.testing.assert_array_equal(moved[same_line], rate[same_line])
+        assert not np.allclose(moved, rate)  # ... but other lines' offsets do
+    # In-sample encoding (own label included) differs: the test above can fail.
+    assert not np.allclose(rate, drug_tissue_prior_rate(rows, rows))
+
+
 @pytest.mark.slow
 def test_pan_drug_model_recovers_each_drugs_planted_biomarker(tmp_path):
     from mlflow.tracking import MlflowClient
@@ -439,6 +475,13 @@ def test_pan_drug_model_recovers_each_drugs_planted_biomarker(tmp_path):
     predictions = result.predictions
     assert predictions.groupby("cosmic_id")["fold"].nunique().max() == 1
     assert set(result.depths) <= {3, 6} and len(result.depths) == 5
+    # The (drug × tissue) prior was chosen per outer fold and for the SHAP model.
+    assert len(result.priors) == 5 and set(result.priors) <= {True, False}
+    assert result.final_prior in (True, False)
+    assert result.overall["auroc_loto_prior"][0] > 0.6
+    for drug in by_drug.index:  # tissue is named once among the drivers
+        assert not any(d.startswith("tissue=") for d in by_drug.loc[drug, "top_drivers"])
+        assert by_drug.loc[drug, "shap_rank_columns"] == 1
 
     from oncoresist.validation_report import render_gdsc_markdown
 
@@ -446,6 +489,7 @@ def test_pan_drug_model_recovers_each_drugs_planted_biomarker(tmp_path):
     per_drug.pan_drug = result
     text = render_gdsc_markdown(per_drug)
     assert "### Pan-drug model" in text and "**all, pooled** (" in text
+    assert text.count("AUROC LOTO, prior (b)") == 2  # per-drug and pan-drug tables
     dabrafenib = next(line for line in text.splitlines() if line.startswith("| Dabrafenib | 1"))
     assert f"| {_ci_text(by_drug.loc['Dabrafenib', 'auroc'])} |" in dabrafenib
     assert "| 0.700 |" in dabrafenib  # the per-drug model's AUROC beside the pan-drug one

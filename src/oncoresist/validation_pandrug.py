@@ -10,8 +10,13 @@ they learn (e.g. three EGFR inhibitors with few EGFR-mutant lines each).
 * **Folds**: stratified (on drug × label) 5-fold CV *grouped by cell line*
   (:class:`~sklearn.model_selection.StratifiedGroupKFold`): a line's rows for different drugs
   are all in training or all in test, otherwise its genome would be seen while testing it.
-* **Hyperparameters**: depth from :data:`PAN_DEPTH_GRID` by 3-fold inner CV, grouped the same
-  way, on the training folds only; leave-one-tissue-out uses :data:`LOTO_DEPTH` (no tuning).
+* **Hyperparameters**: depth from :data:`PAN_DEPTH_GRID` and the tissue prior on/off by 3-fold
+  inner CV, grouped the same way, on the training folds only; leave-one-tissue-out uses
+  :data:`LOTO_DEPTH` (no tuning), without and with the prior.
+* **Tissue prior** (:mod:`oncoresist.validation_prior`): optionally the model starts each row
+  from the logit of its smoothed (drug × tissue) resistance rate in the training rows, out of
+  fold for the training rows themselves (folds grouped by cell line), as the per-drug models
+  do with the tissue rate.
 * **Baseline**: each test row's (drug × tissue) resistance rate in the training folds.
 * **Biomarker rank**: mean |SHAP| over that drug's rows of a model fitted on all rows; the
   drug and target-class indicators are constant within a drug, so they are not ranked. As in
@@ -38,7 +43,13 @@ from oncoresist.validation_gdsc import (
     make_classifier,
     tissue_rate_baseline,
 )
-from oncoresist.validation_prior import shap_with_prior
+from oncoresist.validation_prior import (
+    PRIOR_GRID,
+    drug_tissue_prior_rate,
+    logit,
+    out_of_fold_drug_tissue_rate,
+    shap_with_prior,
+)
 
 #: Primary target class of each listed drug (the shared drug feature).
 DRUG_TARGET_CLASS = {
@@ -73,6 +84,8 @@ class PanDrugResult:
     final_depth: int = 0
     n_features: int = 0
     seconds: float = 0.0
+    priors: list[bool] = field(default_factory=list)  # (drug × tissue) prior per outer fold
+    final_prior: bool = False
 
 
 def pan_drug_table(data: GDSCData, drugs: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -112,21 +125,58 @@ def grouped_folds(strata: np.ndarray, groups: np.ndarray, n_splits: int, seed: i
     return folds
 
 
-def choose_depth_grouped(
-    X: pd.DataFrame, y: np.ndarray, strata: np.ndarray, groups: np.ndarray, seed: int = 0
-) -> int:
-    """Depth from :data:`PAN_DEPTH_GRID` with the best mean AUROC over grouped inner folds."""
+def fit_pan(
+    X: pd.DataFrame, rows: pd.DataFrame, depth: int, prior: bool, seed: int = 0
+) -> tuple[object, np.ndarray | None]:
+    """The classifier on ``rows`` and its offsets: out-of-fold (drug × tissue) prior, or None."""
+    y = rows["resistant"].to_numpy()
+    if not prior:
+        return make_classifier(depth, seed).fit(X, y), None
+    margin = logit(out_of_fold_drug_tissue_rate(rows, seed))
+    return make_classifier(depth, seed).fit(X, y, base_margin=margin), margin
+
+
+def fit_predict_pan(
+    X_train: pd.DataFrame,
+    rows_train: pd.DataFrame,
+    X_test: pd.DataFrame,
+    rows_test: pd.DataFrame,
+    depth: int,
+    prior: bool,
+    seed: int = 0,
+) -> np.ndarray:
+    """Probability of resistance of the test rows; with the prior, offsets from training rows."""
+    model, _ = fit_pan(X_train, rows_train, depth, prior, seed)
+    if not prior:
+        return model.predict_proba(X_test)[:, 1]
+    margin = logit(drug_tissue_prior_rate(rows_train, rows_test))
+    return model.predict_proba(X_test, base_margin=margin)[:, 1]
+
+
+def choose_grouped(
+    X: pd.DataFrame, rows: pd.DataFrame, strata: np.ndarray, seed: int = 0
+) -> tuple[int, bool]:
+    """(depth, prior on) with the best mean AUROC over 3 inner folds grouped by cell line.
+
+    Depths from :data:`PAN_DEPTH_GRID`, the (drug × tissue) prior from
+    :data:`~oncoresist.validation_prior.PRIOR_GRID`; every pair on the same folds, ties keep
+    the earlier pair (prior off first).
+    """
     from sklearn.metrics import roc_auc_score
 
-    folds = grouped_folds(strata, groups, INNER_SPLITS, seed)
+    folds = grouped_folds(strata, rows["cosmic_id"].to_numpy(), INNER_SPLITS, seed)
+    y = rows["resistant"].to_numpy()
     scores = {}
-    for depth in PAN_DEPTH_GRID:
-        aucs = []
-        for fold in range(INNER_SPLITS):
-            valid = folds == fold
-            model = make_classifier(depth, seed).fit(X[~valid], y[~valid])
-            aucs.append(roc_auc_score(y[valid], model.predict_proba(X[valid])[:, 1]))
-        scores[depth] = float(np.mean(aucs))
+    for prior in PRIOR_GRID:
+        for depth in PAN_DEPTH_GRID:
+            aucs = []
+            for fold in range(INNER_SPLITS):
+                valid = folds == fold
+                scores_valid = fit_predict_pan(
+                    X[~valid], rows[~valid], X[valid], rows[valid], depth, prior, seed
+                )
+                aucs.append(roc_auc_score(y[valid], scores_valid))
+            scores[(depth, prior)] = float(np.mean(aucs))
     return max(scores, key=scores.get)
 
 
@@ -179,32 +229,42 @@ def evaluate_pan_drug(
     lines = rows["cosmic_id"].to_numpy()
     strata = (rows["drug"] + ":" + rows["resistant"].astype(str)).to_numpy()
     folds = grouped_folds(strata, lines, N_SPLITS, seed)
-    model_cv, base_cv, depths = np.zeros(len(y)), np.zeros(len(y)), []
+    model_cv, base_cv, depths, priors = np.zeros(len(y)), np.zeros(len(y)), [], []
     for fold in range(N_SPLITS):
         test = folds == fold
         train = ~test
-        depth = choose_depth_grouped(X[train], y[train], strata[train], lines[train], seed)
+        depth, prior = choose_grouped(X[train], rows[train], strata[train], seed)
         depths.append(depth)
-        fitted = make_classifier(depth, seed).fit(X[train], y[train])
-        model_cv[test] = fitted.predict_proba(X[test])[:, 1]
+        priors.append(prior)
+        model_cv[test] = fit_predict_pan(
+            X[train], rows[train], X[test], rows[test], depth, prior, seed
+        )
         base_cv[test] = drug_tissue_rate(rows[train], rows[test])
-    loto = np.zeros(len(y))
+    # Fixed depth, without and with the prior (held-out tissue: its drug's training rate).
+    loto = {prior: np.zeros(len(y)) for prior in PRIOR_GRID}
     for held_out in rows["tissue"].unique():
         test = (rows["tissue"] == held_out).to_numpy()
-        fitted = make_classifier(LOTO_DEPTH, seed).fit(X[~test], y[~test])
-        loto[test] = fitted.predict_proba(X[test])[:, 1]
+        for prior, scores in loto.items():
+            scores[test] = fit_predict_pan(
+                X[~test], rows[~test], X[test], rows[test], LOTO_DEPTH, prior, seed
+            )
 
-    final_depth = choose_depth_grouped(X, y, strata, lines, seed)
-    final = make_classifier(final_depth, seed).fit(X, y)
-    _, contribs, _ = shap_with_prior(final, X, None)
-    line_columns = [c for c in X.columns if not c.startswith(DRUG_PREFIXES)]
-    line_index = [X.columns.get_loc(c) for c in line_columns]
+    final_depth, final_prior = choose_grouped(X, rows, strata, seed)
+    final, margin = fit_pan(X, rows, final_depth, final_prior, seed)
+    importance, contribs, _ = shap_with_prior(final, X, margin)
+    line_columns = [c for c in importance.index if not c.startswith(DRUG_PREFIXES)]
+    line_index = [importance.index.get_loc(c) for c in line_columns]
     per_drug = []
     for drug in drugs:
         mine = (rows["drug"] == drug).to_numpy()
         marker = DRUG_BIOMARKERS[drug]
         present = [c for c in marker.columns if c in X]
-        drivers = driver_ranks(contribs[mine][:, line_index], line_columns, tuple(present))
+        attributions = contribs[mine][:, line_index]
+        if margin is not None:
+            # The offset's mean over the drug's rows is constant there, like the drug
+            # indicators, so it is not ranked: the prior driver (last) is the rest.
+            attributions[:, -1] = margin[mine] - margin[mine].mean()
+        drivers = driver_ranks(attributions, line_columns, tuple(present))
         positive = X.loc[mine, present].max(axis=1).to_numpy() > 0 if present else None
         push = np.nan
         if positive is not None and positive.any():
@@ -216,7 +276,8 @@ def evaluate_pan_drug(
                 ("auroc", (model_cv[mine],)),
                 ("auroc_tissue_rate", (base_cv[mine],)),
                 ("auroc_gain", (model_cv[mine], base_cv[mine])),
-                ("auroc_loto", (loto[mine],)),
+                ("auroc_loto", (loto[False][mine],)),
+                ("auroc_loto_prior", (loto[True][mine],)),
             )
         }
         per_drug.append(
@@ -239,10 +300,11 @@ def evaluate_pan_drug(
         "auroc": auc_ci_by_group(y, lines, model_cv, seed=seed, n=n_boot),
         "auroc_tissue_rate": auc_ci_by_group(y, lines, base_cv, seed=seed, n=n_boot),
         "auroc_gain": auc_ci_by_group(y, lines, model_cv, base_cv, seed=seed, n=n_boot),
-        "auroc_loto": auc_ci_by_group(y, lines, loto, seed=seed, n=n_boot),
+        "auroc_loto": auc_ci_by_group(y, lines, loto[False], seed=seed, n=n_boot),
+        "auroc_loto_prior": auc_ci_by_group(y, lines, loto[True], seed=seed, n=n_boot),
     }
     predictions = rows[["cell_line", "cosmic_id", "tissue", "drug", "resistant"]].assign(
-        fold=folds, model=model_cv, tissue_rate=base_cv, loto=loto
+        fold=folds, model=model_cv, tissue_rate=base_cv, loto=loto[False], loto_prior=loto[True]
     )
     return PanDrugResult(
         pd.DataFrame(per_drug),
@@ -252,6 +314,8 @@ def evaluate_pan_drug(
         final_depth,
         X.shape[1],
         time.perf_counter() - started,
+        priors,
+        final_prior,
     )
 
 
@@ -279,12 +343,14 @@ def log_pan_drug_run(result: PanDrugResult, experiment: str, uri: str | None) ->
                 "depth_grid": list(PAN_DEPTH_GRID),
                 "depths": result.depths,
                 "final_depth": result.final_depth,
+                "priors": result.priors,
+                "final_prior": result.final_prior,
                 "loto_depth": LOTO_DEPTH,
                 "n_features": result.n_features,
             }
         )
         metrics = {"n_rows": result.overall["n_rows"], "n_lines": result.overall["n_lines"]}
-        keys = ("auroc", "auroc_tissue_rate", "auroc_gain", "auroc_loto")
+        keys = ("auroc", "auroc_tissue_rate", "auroc_gain", "auroc_loto", "auroc_loto_prior")
         for row in [{"prefix": "", **result.overall}] + [
             {"prefix": f"{_metric_key(r['drug'])}.", **r} for r in result.drugs.to_dict("records")
         ]:

@@ -1,4 +1,4 @@
-"""Tissue prior as an offset for the per-drug GDSC1 models (:mod:`oncoresist.validation_gdsc`).
+"""Tissue prior as an offset for the GDSC1 models (:mod:`oncoresist.validation_gdsc`).
 
 The tissue's resistance rate is a strong predictor that trees must otherwise relearn from
 sparse one-hot tissue columns. With the prior on, XGBoost starts every row from
@@ -15,6 +15,9 @@ only learn what the genomic features (and tissue, still a feature) add beyond it
   absent from training, so its offset is the constant ``logit(p)``.
 * **Choice**: prior on/off is a hyperparameter chosen with the depth by the same 3-fold inner
   CV on the training folds only (:func:`choose_depth_and_prior`).
+* **Pan-drug model** (:mod:`oncoresist.validation_pandrug`): the same option with the
+  (drug × tissue) rate, shrunk towards the drug's rate, out of fold with folds grouped by cell
+  line (:func:`out_of_fold_drug_tissue_rate`), chosen by its grouped inner CV.
 * **SHAP**: with an offset the tissue's share of the margin sits outside the features, which
   would flatter the biomarker's rank. :func:`shap_with_prior` adds a pseudo-driver
   :data:`PRIOR_DRIVER` whose attribution is the offset minus its mean over rows; the biomarker
@@ -159,3 +162,42 @@ def shap_with_prior(
         names.append(PRIOR_DRIVER)
     importance = pd.Series(np.abs(attributions).mean(axis=0), index=names)
     return importance, attributions, base
+
+
+# ------------------------------------------------------------------ pan-drug model prior
+def drug_tissue_prior_rate(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    """Pan-drug prior: each test row's smoothed (drug × tissue) resistance rate in ``train``.
+
+    Per drug, :func:`smoothed_rate` of the row's tissue among that drug's training rows, so a
+    tissue is shrunk towards the drug's own rate; a drug without training rows gets the
+    overall training rate. Both frames carry ``drug`` and ``tissue``, ``train`` ``resistant``.
+    """
+    rate = np.full(len(test), float(train["resistant"].mean()))
+    test_drug, test_tissue = test["drug"].to_numpy(), test["tissue"].to_numpy()
+    for drug in pd.unique(test_drug):
+        seen = train[train["drug"].to_numpy() == drug]
+        if len(seen):
+            where = test_drug == drug
+            rate[where] = smoothed_rate(
+                seen["tissue"], seen["resistant"].to_numpy(), pd.Series(test_tissue[where])
+            )
+    return rate
+
+
+def out_of_fold_drug_tissue_rate(
+    rows: pd.DataFrame, seed: int = 0, n_splits: int = ENCODING_SPLITS
+) -> np.ndarray:
+    """:func:`drug_tissue_prior_rate` of every row from the other folds only.
+
+    Folds are grouped by cell line (``cosmic_id``: a line's rows for all drugs share a fold)
+    and stratified on the drug, never on the label, so a row's own label neither enters its
+    rate nor moves it to another fold.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    rate = np.zeros(len(rows))
+    splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
+    drug, line = rows["drug"].to_numpy(), rows["cosmic_id"].to_numpy()
+    for fit, apply in splitter.split(np.zeros(len(rows)), drug, line):
+        rate[apply] = drug_tissue_prior_rate(rows.iloc[fit], rows.iloc[apply])
+    return rate

@@ -272,8 +272,7 @@ def render_gdsc_markdown(result: object) -> str:
             "before this rule, for comparison only. SHAP push = mean log-odds of resistance "
             f"the biomarker adds in carriers (< 0 sensitising). Targets apply to drugs with "
             f">= {MIN_POSITIVE} biomarker-positive lines: biomarker in the top-k drivers "
-            "(tissue grouped), and a gain >= 0.05 on (a). The pan-drug model below has no "
-            "tissue prior.\n",
+            "(tissue grouped), and a gain >= 0.05 on (a).\n",
             markdown_table(table),
             *([] if result.pan_drug is None else [render_pan_drug_markdown(result)]),
             f"Wall time ({_processes(result.n_jobs)}): {result.seconds:.0f} s"
@@ -290,6 +289,7 @@ def render_gdsc_markdown(result: object) -> str:
 def render_pan_drug_markdown(result: object) -> str:
     """The pan-drug subsection of the ``gdsc`` section (per drug and pooled)."""
     from oncoresist.validation_pandrug import DRUG_TARGET_CLASS, LOTO_DEPTH, PAN_DEPTH_GRID
+    from oncoresist.validation_prior import PRIOR_DRIVER
 
     pan = result.pan_drug
     d = pan.drugs
@@ -306,6 +306,7 @@ def render_pan_drug_markdown(result: object) -> str:
                 f"{per_drug[x][0]:.3f}" if x in per_drug else "" for x in d["drug"]
             ],
             "AUROC LOTO (b)": d["auroc_loto"].map(_ci),
+            "AUROC LOTO, prior (b)": d["auroc_loto_prior"].map(_ci),
             "SHAP rank, tissue grouped (target)": _ranks(d),
             "SHAP rank per column (earlier pages)": _column_ranks(d),
             "SHAP push": d["shap_push"],
@@ -322,6 +323,7 @@ def render_pan_drug_markdown(result: object) -> str:
         "gain (a)": _ci(o["auroc_gain"]),
         "per-drug model (a)": "",
         "AUROC LOTO (b)": _ci(o["auroc_loto"]),
+        "AUROC LOTO, prior (b)": _ci(o["auroc_loto_prior"]),
         "SHAP rank, tissue grouped (target)": "",
         "SHAP rank per column (earlier pages)": "",
         "SHAP push": np.nan,
@@ -330,6 +332,7 @@ def render_pan_drug_markdown(result: object) -> str:
     table = pd.concat([table, pd.DataFrame([pooled])], ignore_index=True)
     classes = sorted(set(DRUG_TARGET_CLASS[x] for x in d["drug"]))
     depths = ", ".join(map(str, pan.depths))
+    priors = ", ".join("on" if p else "off" for p in pan.priors)
     return "\n".join(
         [
             "### Pan-drug model\n",
@@ -337,17 +340,27 @@ def render_pan_drug_markdown(result: object) -> str:
             "line, drug) rows, with the line's features plus one-hot drug and one-hot target "
             f"class ({', '.join(classes)}); {pan.n_features} features. (a) stratified (drug "
             "× label) 5-fold CV grouped by cell line, so a line's rows for different drugs "
-            f"are never split between training and test; depth from {set(PAN_DEPTH_GRID)} "
-            f"by 3-fold inner CV grouped the same way (chosen per outer fold: {depths}), "
-            "against each row's drug × tissue resistance rate in the training folds. (b) "
-            f"leave-one-tissue-out with depth {LOTO_DEPTH} fixed; 0.5 is the drug-level rate. "
+            "are never split between training and test; depth from "
+            f"{set(PAN_DEPTH_GRID)} and the tissue prior on/off by 3-fold inner CV grouped "
+            f"the same way (chosen per outer fold: depth {depths}; prior {priors}; for the "
+            f"all-rows SHAP model: depth {pan.final_depth}, prior "
+            f"{'on' if pan.final_prior else 'off'}), against each row's drug × tissue "
+            "resistance rate in the training folds. *Tissue prior* here: the offset is the "
+            "logit of the row's smoothed drug × tissue rate, (k + m·p) / (n + m) over the "
+            "drug's training rows with p = the drug's rate (an unseen tissue gets p, a drug "
+            "without training rows the overall rate), out of fold for the training rows with "
+            "folds grouped "
+            "by cell line and stratified on the drug, never on the label. (b) "
+            f"leave-one-tissue-out with depth {LOTO_DEPTH} fixed, without and with the prior "
+            "(the held-out tissue's offset is its drug's rate); 0.5 is the drug-level rate. "
             "Per-drug figures are on that drug's rows; *per-drug model* repeats the table "
             "above (different folds). Pooled: all rows together, CIs resample cell lines. "
-            "SHAP rank and push: exact tree SHAP of a model on all rows (depth "
-            f"{pan.final_depth}), averaged over the drug's rows; drug and target indicators "
-            "are constant there and not ranked; tissue is one driver (one-hot columns summed "
-            "per row) for the rank judged against the target and the top drivers, the "
-            "per-column rank beside it, as above.\n",
+            "SHAP rank and push: exact tree SHAP of the model on all rows, averaged over "
+            "the drug's rows; drug and target indicators are constant there and not ranked "
+            f"(with the prior, *{PRIOR_DRIVER}* is the offset minus its mean over the drug's "
+            "rows for the same reason); tissue is one driver (one-hot columns summed "
+            "per row, with the prior) for the rank judged against the target and the top "
+            "drivers, the per-column rank beside it, as above.\n",
             markdown_table(table),
         ]
     )
