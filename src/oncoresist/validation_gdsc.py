@@ -12,8 +12,8 @@ MSI). Rules, all documented in the generated page:
 * **Label**: resistant = ln IC50 in the drug's upper tertile over its screened lines.
 * **Models**: XGBoost on genomic features + tissue (one-hot), one per drug and one pan-drug
   model with drug indicators (:mod:`oncoresist.validation_pandrug`); depth chosen by 3-fold
-  inner CV on training folds only, for the per-drug models together with whether to start
-  from the tissue prior offset (:mod:`oncoresist.validation_prior`).
+  inner CV on training folds only, together with whether to start from the tissue prior
+  offset (:mod:`oncoresist.validation_prior`; drug × tissue rate for the pan-drug model).
 * **Evaluation**: (a) stratified 5-fold CV over cell lines next to the tissue's resistance
   rate in the training folds; (b) leave-one-tissue-out, where a drug-level rate scores 0.5.
   Random drug–cell-line pair splits inflate results (DrEval, Nat Commun 2026): never used.
