@@ -109,6 +109,59 @@ def test_tissue_rate_baseline_uses_training_rates_only():
     np.testing.assert_allclose(rate, [0.5, 0.25])  # unseen tissue: overall training rate
 
 
+def test_loto_baseline_is_the_other_tissues_rate():
+    from oncoresist.validation_loto import loto_drug_rate_baseline, loto_rate_baseline
+
+    rate = loto_rate_baseline(pd.Series(list("aabbbc")), np.array([1, 1, 0, 0, 1, 0]))
+    np.testing.assert_allclose(rate, [1 / 4, 1 / 4, 2 / 3, 2 / 3, 2 / 3, 3 / 5])
+    rows = pd.DataFrame(
+        {"drug": list("XXXYYY"), "tissue": list("abbaab"), "resistant": [1, 0, 0, 0, 1, 1]}
+    )
+    # Per drug: X's a-line gets X's b rate (0), Y's b-line gets Y's a rate (1/2).
+    np.testing.assert_allclose(loto_drug_rate_baseline(rows), [0, 1, 1, 1, 1, 1 / 2])
+
+
+def test_loto_drug_rate_baseline_scores_below_half_when_tissue_rates_differ():
+    """No feature carries signal, tissues differ in resistance: the LOTO drug-rate baseline
+    is anti-correlated with the held-out tissue's rate, so its pooled AUROC is below 0.5."""
+    from sklearn.metrics import roc_auc_score
+
+    from oncoresist.validation_loto import loto_rate_baseline
+
+    rng = np.random.default_rng(1)
+    n, tissues = 160, ["blood", "bone", "lung", "skin"]
+    tissue = np.repeat(tissues, n // 4)
+    shift = pd.Series(tissue).map(dict(zip(tissues, [-1.5, -0.5, 0.5, 1.5], strict=True)))
+    features = pd.DataFrame(
+        {
+            **{f"NOISE{i}_mut": (rng.random(n) < 0.2).astype(float) for i in range(6)},
+            **{f"tissue={t}": (tissue == t).astype(float) for t in tissues},
+        },
+        index=pd.Index(np.arange(n), name="cosmic_id"),
+    )
+    responses = pd.DataFrame(
+        {
+            "cell_line": [f"L{i}" for i in range(n)],
+            "cosmic_id": np.arange(n),
+            "tissue": tissue,
+            "drug": "Dabrafenib",
+            "ln_ic50": shift.to_numpy() + rng.normal(0, 1.0, n),
+            "n_screens": 1,
+        }
+    )
+    y = label_resistant(responses["ln_ic50"]).to_numpy()
+    rate = loto_rate_baseline(responses["tissue"], y)
+    for t in tissues:  # every held-out line gets exactly the other tissues' rate
+        held = tissue == t
+        np.testing.assert_array_equal(rate[held], np.full(held.sum(), y[~held].mean()))
+    assert roc_auc_score(y, rate) < 0.4
+    result = evaluate_drug(GDSCData(responses, features), "Dabrafenib", n_boot=20)
+    assert result["auroc_loto_drug_rate"][0] == pytest.approx(roc_auc_score(y, rate))
+    assert result["auroc_loto_drug_rate"][2] < 0.5  # the whole CI, not just the point
+    gain = result["auroc_loto_gain"][0]
+    assert gain == pytest.approx(result["auroc_loto"][0] - result["auroc_loto_drug_rate"][0])
+
+
 def test_smoothed_tissue_rate_is_the_m_estimate_and_unseen_tissues_get_the_overall_rate():
     from oncoresist.validation_prior import PRIOR_M, smoothed_rate
 
@@ -319,6 +372,9 @@ def _benchmark_rows():
             "top_k": [1, 3],
             "shap_push": [-1.5, np.nan],
             "auroc_loto_prior": [ci, ci],
+            "auroc_loto_drug_rate": [(0.45, 0.4, 0.5), ci],
+            "auroc_loto_gain": [(0.25, 0.1, 0.4), ci],
+            "auroc_loto_prior_gain": [ci, ci],
             "depths": [[1, 1], [3, 3]],
             "priors": [[True, False], [False, False]],
             "final_depth": [1, 3],
@@ -357,11 +413,16 @@ def test_gdsc_markdown_and_mlflow_runs(tmp_path):
     assert "| SHAP rank, tissue grouped (target) | SHAP rank per column (earlier pages) |" in text
     assert "| 1 (top-1) | 3 |" in text and "| – (top-3) | – |" in text
     assert "*Tissue is one driver*" in text
+    assert "| AUROC drug rate LOTO (b) | gain (b) | gain, prior (b) |" in text
+    assert "| 0.450 [0.400, 0.500] | 0.250 [0.100, 0.400] |" in text
+    assert "scores 0.5" not in text and "below 0.5" in text
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     runs = log_gdsc_runs(result, "validation", uri)
     metrics = MlflowClient(uri).get_run(runs["Dabrafenib"]).data.metrics
     assert metrics["shap_rank"] == 1 and metrics["auroc_gain_low"] == pytest.approx(-0.02)
     assert metrics["shap_rank_columns"] == 3
+    assert metrics["auroc_loto_drug_rate"] == pytest.approx(0.45)
+    assert metrics["auroc_loto_gain_low"] == pytest.approx(0.1)
     assert "shap_rank" not in MlflowClient(uri).get_run(runs["Crizotinib"]).data.metrics
 
 
@@ -479,6 +540,14 @@ def test_pan_drug_model_recovers_each_drugs_planted_biomarker(tmp_path):
     assert len(result.priors) == 5 and set(result.priors) <= {True, False}
     assert result.final_prior in (True, False)
     assert result.overall["auroc_loto_prior"][0] > 0.6
+    # (b)'s baseline is each row's drug rate in the other tissues, measured on the same rows.
+    from oncoresist.validation_loto import loto_rate_baseline
+
+    for _drug, mine in result.predictions.groupby("drug"):
+        expected = loto_rate_baseline(mine["tissue"], mine["resistant"])
+        np.testing.assert_allclose(mine["loto_drug_rate"], expected)
+    for key in ("auroc_loto_drug_rate", "auroc_loto_gain", "auroc_loto_prior_gain"):
+        assert key in result.overall and key in by_drug.columns
     for drug in by_drug.index:  # tissue is named once among the drivers
         assert not any(d.startswith("tissue=") for d in by_drug.loc[drug, "top_drivers"])
         assert by_drug.loc[drug, "shap_rank_columns"] == 1
@@ -499,6 +568,9 @@ def test_pan_drug_model_recovers_each_drugs_planted_biomarker(tmp_path):
     assert run.data.tags["model"] == "xgboost pan-drug"
     assert run.data.metrics["Nutlin-3a.shap_rank"] == 1
     assert run.data.metrics["auroc"] == pytest.approx(result.overall["auroc"][0])
+    assert run.data.metrics["Dabrafenib.auroc_loto_gain"] == pytest.approx(
+        by_drug.loc["Dabrafenib", "auroc_loto_gain"][0]
+    )
 
 
 def _ci_text(value: tuple) -> str:

@@ -136,6 +136,8 @@ def benchmark_gdsc_command(
             "tissue rate": d["auroc_tissue_rate"].map(lambda v: v[0]),
             "gain lo": d["auroc_gain"].map(lambda v: v[1]),
             "LOTO": d["auroc_loto"].map(lambda v: v[0]),
+            "LOTO rate": d["auroc_loto_drug_rate"].map(lambda v: v[0]),
+            "LOTO gain": d["auroc_loto_gain"].map(lambda v: v[0]),
             # tissue as one driver (judged against the target), then every column on its own
             "SHAP rank": d["shap_rank"].map(rank),
             "per column": d["shap_rank_columns"].map(rank),
@@ -157,6 +159,8 @@ def benchmark_gdsc_command(
                 "drug x tissue rate": p["auroc_tissue_rate"].map(lambda v: v[0]),
                 "gain lo": p["auroc_gain"].map(lambda v: v[1]),
                 "LOTO": p["auroc_loto"].map(lambda v: v[0]),
+                "LOTO rate": p["auroc_loto_drug_rate"].map(lambda v: v[0]),
+                "LOTO gain": p["auroc_loto_gain"].map(lambda v: v[0]),
                 "SHAP rank": p["shap_rank"].map(rank),
                 "per column": p["shap_rank_columns"].map(rank),
             }

@@ -17,7 +17,9 @@ they learn (e.g. three EGFR inhibitors with few EGFR-mutant lines each).
   from the logit of its smoothed (drug × tissue) resistance rate in the training rows, out of
   fold for the training rows themselves (folds grouped by cell line), as the per-drug models
   do with the tissue rate.
-* **Baseline**: each test row's (drug × tissue) resistance rate in the training folds.
+* **Baseline**: each test row's (drug × tissue) resistance rate in the training folds; in
+  leave-one-tissue-out, the row's drug rate in the other tissues' rows
+  (:func:`~oncoresist.validation_loto.loto_drug_rate_baseline`), measured like the model.
 * **Biomarker rank**: mean |SHAP| over that drug's rows of a model fitted on all rows; the
   drug and target-class indicators are constant within a drug, so they are not ranked. As in
   the per-drug models, tissue is one driver (one-hot columns summed per row,
@@ -43,6 +45,7 @@ from oncoresist.validation_gdsc import (
     make_classifier,
     tissue_rate_baseline,
 )
+from oncoresist.validation_loto import loto_drug_rate_baseline
 from oncoresist.validation_prior import (
     PRIOR_GRID,
     drug_tissue_prior_rate,
@@ -248,6 +251,7 @@ def evaluate_pan_drug(
             scores[test] = fit_predict_pan(
                 X[~test], rows[~test], X[test], rows[test], LOTO_DEPTH, prior, seed
             )
+    loto_rate = loto_drug_rate_baseline(rows)  # (b)'s naive baseline, on the same rows
 
     final_depth, final_prior = choose_grouped(X, rows, strata, seed)
     final, margin = fit_pan(X, rows, final_depth, final_prior, seed)
@@ -278,6 +282,9 @@ def evaluate_pan_drug(
                 ("auroc_gain", (model_cv[mine], base_cv[mine])),
                 ("auroc_loto", (loto[False][mine],)),
                 ("auroc_loto_prior", (loto[True][mine],)),
+                ("auroc_loto_drug_rate", (loto_rate[mine],)),
+                ("auroc_loto_gain", (loto[False][mine], loto_rate[mine])),
+                ("auroc_loto_prior_gain", (loto[True][mine], loto_rate[mine])),
             )
         }
         per_drug.append(
@@ -302,9 +309,19 @@ def evaluate_pan_drug(
         "auroc_gain": auc_ci_by_group(y, lines, model_cv, base_cv, seed=seed, n=n_boot),
         "auroc_loto": auc_ci_by_group(y, lines, loto[False], seed=seed, n=n_boot),
         "auroc_loto_prior": auc_ci_by_group(y, lines, loto[True], seed=seed, n=n_boot),
+        "auroc_loto_drug_rate": auc_ci_by_group(y, lines, loto_rate, seed=seed, n=n_boot),
+        "auroc_loto_gain": auc_ci_by_group(y, lines, loto[False], loto_rate, seed=seed, n=n_boot),
+        "auroc_loto_prior_gain": auc_ci_by_group(
+            y, lines, loto[True], loto_rate, seed=seed, n=n_boot
+        ),
     }
     predictions = rows[["cell_line", "cosmic_id", "tissue", "drug", "resistant"]].assign(
-        fold=folds, model=model_cv, tissue_rate=base_cv, loto=loto[False], loto_prior=loto[True]
+        fold=folds,
+        model=model_cv,
+        tissue_rate=base_cv,
+        loto=loto[False],
+        loto_prior=loto[True],
+        loto_drug_rate=loto_rate,
     )
     return PanDrugResult(
         pd.DataFrame(per_drug),
@@ -351,6 +368,7 @@ def log_pan_drug_run(result: PanDrugResult, experiment: str, uri: str | None) ->
         )
         metrics = {"n_rows": result.overall["n_rows"], "n_lines": result.overall["n_lines"]}
         keys = ("auroc", "auroc_tissue_rate", "auroc_gain", "auroc_loto", "auroc_loto_prior")
+        keys += ("auroc_loto_drug_rate", "auroc_loto_gain", "auroc_loto_prior_gain")
         for row in [{"prefix": "", **result.overall}] + [
             {"prefix": f"{_metric_key(r['drug'])}.", **r} for r in result.drugs.to_dict("records")
         ]:
