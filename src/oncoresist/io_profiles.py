@@ -25,14 +25,9 @@ import pandas as pd
 
 from oncoresist.contract import Cohort
 from oncoresist.exceptions import InputDataError, Problem
+from oncoresist.io_delimited import iter_delimited_records, records_to_frame
 from oncoresist.io_profile_rows import REQUIRED_COLUMNS, Accumulator, add_row, expression_cells
-from oncoresist.io_tables import (
-    DELIMITED,
-    iter_delimited_records,
-    read_table,
-    records_to_frame,
-    typed_to_text,
-)
+from oncoresist.io_tables import DELIMITED, read_table, typed_to_text
 
 __all__ = [
     "EXPR_PREFIX",

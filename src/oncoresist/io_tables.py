@@ -4,39 +4,36 @@ Every reader here returns cells as Python strings (``None`` for missing), so ide
 such as ``007`` or ``NA`` survive untouched and the data contract does all typing. The
 frame's index holds, for every row, its **line number as an editor shows it** (header on
 line 1; for spreadsheets the row number Excel shows; for Parquet the row position + 2), so
-validation reports rows where the user will find them.
+validation reports rows where the user will find them. Delimited text is parsed record by
+record in :mod:`oncoresist.io_delimited`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from oncoresist.exceptions import InputDataError, Problem
+from oncoresist.io_delimited import iter_delimited_records, records_to_frame
 
 __all__ = [
     "DELIMITED",
     "TABLE_EXTENSIONS",
     "atomic_write",
-    "iter_delimited_records",
     "read_table",
-    "records_to_frame",
     "typed_to_text",
     "write_table",
 ]
 
 DELIMITED = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".maf": "\t"}
 TABLE_EXTENSIONS = (".csv", ".tsv", ".txt", ".parquet", ".xlsx")
-
-_MAGIC = {b"PAR1": "Parquet", b"PK\x03\x04": "XLSX (zip)"}
 
 
 @contextlib.contextmanager
@@ -106,194 +103,6 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 # --------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------
-
-
-def _decoded_lines(path: Path, source: str, delimiter: str | None = None) -> Iterator[str]:
-    """Yield the file's lines as text, failing with the byte offset (and column) of bad UTF-8."""
-    offset = 0
-    header: list[str] = []
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                column = None
-                if delimiter and header and number > 1:
-                    index = raw[: err.start].count(delimiter.encode())
-                    column = header[index] if index < len(header) else None
-                raise InputDataError(
-                    f"{source} is not UTF-8 text",
-                    [
-                        Problem(
-                            source,
-                            number,
-                            column,
-                            repr(raw[err.start : err.start + 4]),
-                            f"byte {offset + err.start} (line {number}) is not valid UTF-8",
-                            "save the file as UTF-8 (e.g. in Excel: CSV UTF-8)",
-                        )
-                    ],
-                ) from None
-            if number == 1:
-                text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark is harmless
-                if delimiter:
-                    header = [h.strip() for h in text.rstrip("\r\n").split(delimiter)]
-            offset += len(raw)
-            yield text
-
-
-def _check_magic(path: Path, source: str, expected: str) -> None:
-    with path.open("rb") as handle:
-        head = handle.read(4)
-    for magic, kind in _MAGIC.items():
-        if head.startswith(magic):
-            raise InputDataError(
-                f"{source} is not {expected}",
-                [
-                    Problem(
-                        source,
-                        None,
-                        None,
-                        repr(head),
-                        f"the file is {kind}, not {expected}",
-                        f"rename it with the extension of its real format, or export it "
-                        f"as {expected}",
-                    )
-                ],
-            )
-
-
-def iter_delimited_records(
-    path: str | os.PathLike[str],
-    delimiter: str,
-    source: str | None = None,
-    skip_comment_header: bool = False,
-) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(line_number, fields)`` for the header and every record of a delimited file.
-
-    The line number is where the record starts (quoted fields may span lines). Blank lines
-    are skipped. With ``skip_comment_header``, lines starting with ``#`` *before* the header
-    are skipped (cBioPortal's clinical metadata rows, a MAF's ``#version``).
-    """
-    path = Path(path)
-    source = source or path.name
-    _check_magic(path, source, "delimited text")
-    lines = _decoded_lines(path, source, delimiter)
-    counter = _CountingLines(lines)
-    reader = csv.reader(counter, delimiter=delimiter)
-    seen_header = False
-    while True:
-        start = counter.count + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            raise InputDataError(
-                f"{source} cannot be parsed",
-                [
-                    Problem(
-                        source,
-                        start,
-                        None,
-                        "",
-                        f"malformed line: {err}",
-                        "check quotes: a field that holds the delimiter must be quoted",
-                    )
-                ],
-            ) from None
-        if not fields or all(f.strip() == "" for f in fields):
-            continue
-        if not seen_header and skip_comment_header and fields[0].startswith("#"):
-            continue
-        seen_header = True
-        yield start, fields
-
-
-class _CountingLines:
-    """Iterator over lines that counts how many were consumed (for record line numbers)."""
-
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = iter(lines)
-        self.count = 0
-
-    def __iter__(self) -> _CountingLines:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self._lines)
-        self.count += 1
-        return line
-
-
-def records_to_frame(
-    header: Sequence[str],
-    records: Iterable[tuple[int, list[str]]],
-    source: str,
-    header_line: int = 1,
-    missing: Iterable[str] = ("",),
-) -> pd.DataFrame:
-    """Build a string frame (index = line numbers) from a header and delimited records.
-
-    Short rows are padded with missing cells (editors strip trailing tabs); a row with more
-    cells than the header is an error naming its line.
-    """
-    header = [h.strip() for h in header]
-    _check_header(header, source, header_line)
-    missing = set(missing)
-    width = len(header)
-    lines: list[int] = []
-    rows: list[list[str | None]] = []
-    problems: list[Problem] = []
-    for line, fields in records:
-        if len(fields) > width and any(f.strip() for f in fields[width:]):
-            problems.append(
-                Problem(
-                    source,
-                    line,
-                    None,
-                    f"{len(fields)} cells",
-                    f"row has more cells than the header ({width})",
-                    "remove the extra cells or add a header for them",
-                )
-            )
-            continue
-        cells = [None if f.strip() in missing else f.strip() for f in fields[:width]]
-        cells += [None] * (width - len(cells))
-        lines.append(line)
-        rows.append(cells)
-    if problems:
-        raise InputDataError(f"{source} has malformed rows", problems)
-    frame = pd.DataFrame(rows, columns=header, dtype=object)
-    if not rows:
-        frame = pd.DataFrame({h: pd.Series(dtype=object) for h in header})
-    frame.index = pd.Index(lines, dtype="int64", name="line")
-    return frame
-
-
-def _check_header(header: Sequence[str], source: str, line: int) -> None:
-    problems = []
-    for position, name in enumerate(header, start=1):
-        if name == "":
-            problems.append(
-                Problem(
-                    source,
-                    line,
-                    f"#{position}",
-                    "",
-                    "empty column name",
-                    "give every column a name",
-                )
-            )
-    repeated = sorted({h for h in header if h and list(header).count(h) > 1})
-    for name in repeated:
-        problems.append(
-            Problem(
-                source, line, name, name, "column name repeated", "give each column a unique name"
-            )
-        )
-    if problems:
-        raise InputDataError(f"{source} has a bad header", problems)
 
 
 def _empty_file(source: str) -> InputDataError:
