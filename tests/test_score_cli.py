@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -380,6 +381,34 @@ def test_killed_run_leaves_no_partial_file(scoring_model, tmp_path, signum):
     assert child.returncode != 0
     assert not out.exists()
     assert leftovers(tmp_path) == []
+
+
+def test_sigterm_whose_exception_is_swallowed_still_publishes_nothing(scoring_model, tmp_path):
+    # A signal handler's KeyboardInterrupt is dropped when it fires inside a finaliser or a C
+    # callback; the run must still stop before renaming its output into place.
+    path = tmp_path / "in.csv"
+    pd.concat([demo_text()] * 2, ignore_index=True).assign(
+        treatment_id=lambda f: f["treatment_id"] + "-" + f.index.astype(str)
+    ).to_csv(path, index=False)
+    out = tmp_path / "scores.csv"
+    sent: list[int] = []
+
+    def progress_that_swallows_the_interrupt(n_read: int, total: object) -> None:
+        if sent:
+            return
+        sent.append(n_read)
+        with contextlib.suppress(KeyboardInterrupt):  # what a finaliser or C callback does
+            signal.raise_signal(signal.SIGTERM)
+
+    with pytest.raises(KeyboardInterrupt, match="terminated by signal"):
+        score_file(
+            path, out, model=str(scoring_model.folder), chunk_size=20,
+            progress=progress_that_swallows_the_interrupt,
+        )  # fmt: skip
+    assert sent == [20]
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
 
 
 def test_progress_reports_rows_per_second_unless_quiet():

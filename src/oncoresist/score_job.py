@@ -153,7 +153,7 @@ def score_file(
     notes: list[str] = []
     n_read = n_scored = 0
     columns: list[str] = ["patient_id", "treatment_id"]
-    with _terminate_as_interrupt(), _atomic_path(out) as tmp:
+    with _terminate_as_interrupt() as termination, _atomic_path(out) as tmp:
         writer = _ChunkWriter(tmp, fmt)
         try:
             for result in _results(
@@ -162,6 +162,7 @@ def score_file(
                 if len(result.scores):
                     writer.write(result.scores)
                     columns = list(result.scores.columns)
+                termination.check()
                 n_read += result.n_read
                 n_scored += result.n_scored
                 rejected += result.rejected
@@ -172,6 +173,7 @@ def score_file(
         except BaseException:
             writer.abort()
             raise
+        termination.check()  # last chance before any output is renamed into place
         errors_written = None
         if rejected:
             # renamed just before the scores, so a finished scores file always has its errors

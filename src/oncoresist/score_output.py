@@ -54,26 +54,46 @@ def atomic_path(path: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+class Termination:
+    """Whether SIGTERM arrived while scoring; :meth:`check` re-raises it if it was swallowed."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if a SIGTERM arrived, even one whose exception was lost.
+
+        A signal handler's exception is printed and dropped when it fires inside a finaliser
+        or a C callback, and the run would then finish and publish its output as if never
+        terminated; checking between chunks and before the rename closes that gap.
+        """
+        if self.signum is not None:
+            raise KeyboardInterrupt(f"terminated by signal {self.signum}")
+
+
 @contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
+def terminate_as_interrupt() -> Iterator[Termination]:
     """Treat SIGTERM like Ctrl-C while scoring, so ``finally`` blocks delete temp files.
 
     Python's default SIGTERM action ends the process without unwinding; only the main thread
-    can install a handler, so elsewhere (notebook workers, servers) nothing changes.
+    can install a handler, so elsewhere (notebook workers, servers) nothing changes. The
+    yielded :class:`Termination` remembers the signal for :meth:`Termination.check`.
     """
     import signal
     import threading
 
+    termination = Termination()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield termination
         return
 
     def interrupt(signum: int, frame: object) -> None:
+        termination.signum = signum
         raise KeyboardInterrupt(f"terminated by signal {signum}")
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        yield
+        yield termination
     finally:
         signal.signal(signal.SIGTERM, previous)
 
