@@ -594,3 +594,19 @@ def test_drugs_and_pan_drug_model_in_two_processes_give_the_one_process_results(
     assert pan_alone.overall == pan_shared.overall
     assert alone.loc[0, "drug"] == "Dabrafenib" and alone.loc[0, "shap_rank"] == 1
     assert messages[1:] == [f"GDSC1: {n} done" for n in ("pan-drug model", *drugs)]
+
+
+def test_gdsc_terminal_tables_show_grouped_and_per_column_ranks(capsys):
+    from oncoresist.cli_benchmark import print_gdsc_tables
+
+    print_gdsc_tables(_benchmark_rows())
+    printed = capsys.readouterr().out
+    for header in ("biomarker+", "tissue rate", "LOTO rate", "LOTO gain", "SHAP rank"):
+        assert header in printed
+    dabrafenib = next(line for line in printed.splitlines() if "Dabrafenib" in line)
+    cells = [c.strip() for c in dabrafenib.strip("│ ").split("│")]
+    # drug, biomarker+, AUROC, tissue rate, gain lo, LOTO, LOTO rate, LOTO gain, ranks, met
+    assert cells[:2] == ["Dabrafenib", "70"]
+    assert cells[4] == "-0.020" and cells[6:10] == ["0.450", "0.250", "1", "3"]
+    crizotinib = next(line for line in printed.splitlines() if "Crizotinib" in line)
+    assert "–" in crizotinib  # no rank: the biomarker never splits

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from oncoresist.cli_common import EXIT_USAGE, domain_errors, err, frame_table, out
+
+if TYPE_CHECKING:  # pandas loads lazily: `oncoresist --help` stays fast
+    import pandas as pd
 
 benchmark_app = typer.Typer(
     help="Validate the engines on real public data; regenerates docs/validation.md.",
@@ -106,8 +109,6 @@ def benchmark_gdsc_command(
     the biomarker's rank among SHAP drivers; then one pan-drug model with drug features (CV
     grouped by cell line). Needs `oncoresist datasets fetch gdsc` first.
     """
-    import pandas as pd
-
     from oncoresist.validation_gdsc import benchmark_gdsc
 
     with domain_errors():
@@ -124,23 +125,44 @@ def benchmark_gdsc_command(
             n_jobs=n_jobs,
         )
 
-    def rank(value: object) -> str:
-        return "–" if pd.isna(value) else str(int(value))
+    print_gdsc_tables(result)
+    if docs is not None:
+        out.print(f"Wrote the gdsc section of {docs}")
+
+
+def _rank(value: object) -> str:
+    import pandas as pd
+
+    return "–" if pd.isna(value) else str(int(value))
+
+
+def _gdsc_columns(frame: pd.DataFrame, rate: str) -> dict[str, pd.Series]:
+    """The columns both GDSC terminal tables share (value or lower bound of (value, lo, hi))."""
+    picks = {
+        "AUROC": ("auroc", 0),
+        rate: ("auroc_tissue_rate", 0),
+        "gain lo": ("auroc_gain", 1),
+        "LOTO": ("auroc_loto", 0),
+        "LOTO rate": ("auroc_loto_drug_rate", 0),
+        "LOTO gain": ("auroc_loto_gain", 0),
+    }
+    columns = {name: frame[key].map(lambda v, i=i: v[i]) for name, (key, i) in picks.items()}
+    # tissue as one driver (judged against the target), then every column on its own
+    columns["SHAP rank"] = frame["shap_rank"].map(_rank)
+    columns["per column"] = frame["shap_rank_columns"].map(_rank)
+    return columns
+
+
+def print_gdsc_tables(result: object) -> None:
+    """Per-drug and pan-drug GDSC tables for the terminal (the docs page has the CIs)."""
+    import pandas as pd
 
     d = result.drugs
     table = pd.DataFrame(
         {
             "drug": d["drug"],
             "biomarker+": d["n_positive"],
-            "AUROC": d["auroc"].map(lambda v: v[0]),
-            "tissue rate": d["auroc_tissue_rate"].map(lambda v: v[0]),
-            "gain lo": d["auroc_gain"].map(lambda v: v[1]),
-            "LOTO": d["auroc_loto"].map(lambda v: v[0]),
-            "LOTO rate": d["auroc_loto_drug_rate"].map(lambda v: v[0]),
-            "LOTO gain": d["auroc_loto_gain"].map(lambda v: v[0]),
-            # tissue as one driver (judged against the target), then every column on its own
-            "SHAP rank": d["shap_rank"].map(rank),
-            "per column": d["shap_rank_columns"].map(rank),
+            **_gdsc_columns(d, "tissue rate"),
             "rank met": d["rank_target_met"].astype(str),
             "gain met": d["gain_target_met"].astype(str),
         }
@@ -152,22 +174,8 @@ def benchmark_gdsc_command(
         pooled = {"drug": "all, pooled", "shap_rank": None, "shap_rank_columns": None}
         pooled |= result.pan_drug.overall
         p = pd.concat([p, pd.DataFrame([pooled])], ignore_index=True)
-        pan = pd.DataFrame(
-            {
-                "drug": p["drug"],
-                "AUROC": p["auroc"].map(lambda v: v[0]),
-                "drug x tissue rate": p["auroc_tissue_rate"].map(lambda v: v[0]),
-                "gain lo": p["auroc_gain"].map(lambda v: v[1]),
-                "LOTO": p["auroc_loto"].map(lambda v: v[0]),
-                "LOTO rate": p["auroc_loto_drug_rate"].map(lambda v: v[0]),
-                "LOTO gain": p["auroc_loto_gain"].map(lambda v: v[0]),
-                "SHAP rank": p["shap_rank"].map(rank),
-                "per column": p["shap_rank_columns"].map(rank),
-            }
-        )
+        pan = pd.DataFrame({"drug": p["drug"], **_gdsc_columns(p, "drug x tissue rate")})
         out.print(frame_table(pan, title="GDSC1 pan-drug model (CV grouped by cell line)"))
-    if docs is not None:
-        out.print(f"Wrote the gdsc section of {docs}")
 
 
 datasets_app = typer.Typer(help="Public data sets kept in data/external/.", no_args_is_help=True)
