@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,13 @@ EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 # Wide tables must stay readable when the output goes to a file or a CI log (no terminal).
 out = Console(width=None if sys.stdout.isatty() else 180)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 180)
+
+
+#: ``--scheduler`` of the commands that run on Dask (score, train).
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(help="Dask scheduler tcp://HOST:8786 (default: a local cluster)."),
+]
 
 
 @contextmanager

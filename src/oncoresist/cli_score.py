@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from oncoresist import RESEARCH_USE_NOTICE
-from oncoresist.cli_common import EXIT_USAGE, domain_errors, err, out, rows_progress
+from oncoresist.cli_common import (
+    EXIT_USAGE,
+    SchedulerOption,
+    domain_errors,
+    err,
+    out,
+    rows_progress,
+)
 
 
 def score(
@@ -53,10 +60,7 @@ def score(
         str,
         typer.Option(help="local | dask (--out becomes a partitioned Parquet dataset folder)."),
     ] = "local",
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Dask scheduler tcp://HOST:8786 (default: a local cluster)."),
-    ] = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Score patient profiles: mechanism probabilities, time to resistance, drivers.
 

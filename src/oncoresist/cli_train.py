@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from oncoresist import RESEARCH_USE_NOTICE
-from oncoresist.cli_common import EXIT_USAGE, domain_errors, err, frame_table, out
+from oncoresist.cli_common import (
+    EXIT_USAGE,
+    SchedulerOption,
+    domain_errors,
+    err,
+    frame_table,
+    out,
+)
 from oncoresist.defaults import DEFAULT_COHORT_SIZE, DEFAULT_SEED
 
 
@@ -25,10 +32,7 @@ def train(
     engine: Annotated[
         str, typer.Option(help="local | dask (XGBoost fits on a Dask cluster; engine=dask).")
     ] = "local",
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Dask scheduler tcp://HOST:8786 (default: a local cluster)."),
-    ] = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Train both models with baselines, evaluate, and log everything to MLflow."""
     from oncoresist.jobs import metric_summaries, train_and_report

@@ -7,6 +7,7 @@ target of :func:`~oncoresist.survival.make_survival_target`, ``predict`` returns
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,11 +28,12 @@ from oncoresist.exceptions import ConfigError, InputDataError
 from oncoresist.survival import EVENT_FIELD, TIME_FIELD, unpack_survival_target
 
 
-class _SurvivalPipelineBaseline(SurvivalAnalysisMixin, BaseEstimator):
+class _SurvivalPipelineBaseline(SurvivalAnalysisMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared fit/predict plumbing: impute → drop constant → (scale) → survival model."""
 
-    def _make_pipeline(self) -> Pipeline:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _make_pipeline(self) -> Pipeline:
+        """The unfitted pipeline this baseline fits (each subclass names its model)."""
 
     def _fit_times(self, time: np.ndarray) -> np.ndarray:
         return time
