@@ -383,7 +383,10 @@ def test_killed_run_leaves_no_partial_file(scoring_model, tmp_path, signum):
     assert leftovers(tmp_path) == []
 
 
-def test_sigterm_whose_exception_is_swallowed_still_publishes_nothing(scoring_model, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_whose_exception_is_swallowed_still_publishes_nothing(
+    scoring_model, tmp_path, signum
+):
     # A signal handler's KeyboardInterrupt is dropped when it fires inside a finaliser or a C
     # callback; the run must still stop before renaming its output into place.
     path = tmp_path / "in.csv"
@@ -398,8 +401,9 @@ def test_sigterm_whose_exception_is_swallowed_still_publishes_nothing(scoring_mo
             return
         sent.append(n_read)
         with contextlib.suppress(KeyboardInterrupt):  # what a finaliser or C callback does
-            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signum)
 
+    previous = signal.getsignal(signum)
     with pytest.raises(KeyboardInterrupt, match="terminated by signal"):
         score_file(
             path, out, model=str(scoring_model.folder), chunk_size=20,
@@ -408,7 +412,7 @@ def test_sigterm_whose_exception_is_swallowed_still_publishes_nothing(scoring_mo
     assert sent == [20]
     assert not out.exists()
     assert leftovers(tmp_path) == []
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+    assert signal.getsignal(signum) is previous  # handler restored
 
 
 def test_progress_reports_rows_per_second_unless_quiet():

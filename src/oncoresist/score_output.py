@@ -55,13 +55,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 class Termination:
-    """Whether SIGTERM arrived while scoring; :meth:`check` re-raises it if it was swallowed."""
+    """Whether SIGTERM or SIGINT arrived while scoring; :meth:`check` re-raises a swallowed one."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
 
     def check(self) -> None:
-        """Raise KeyboardInterrupt if a SIGTERM arrived, even one whose exception was lost.
+        """Raise KeyboardInterrupt if a signal arrived, even one whose exception was lost.
 
         A signal handler's exception is printed and dropped when it fires inside a finaliser
         or a C callback, and the run would then finish and publish its output as if never
@@ -73,11 +73,15 @@ class Termination:
 
 @contextmanager
 def terminate_as_interrupt() -> Iterator[Termination]:
-    """Treat SIGTERM like Ctrl-C while scoring, so ``finally`` blocks delete temp files.
+    """Route SIGTERM and SIGINT (Ctrl-C) through one recorded-signal path while scoring.
 
-    Python's default SIGTERM action ends the process without unwinding; only the main thread
-    can install a handler, so elsewhere (notebook workers, servers) nothing changes. The
-    yielded :class:`Termination` remembers the signal for :meth:`Termination.check`.
+    Python's default SIGTERM action ends the process without unwinding, and its default
+    SIGINT handler raises a KeyboardInterrupt that is lost when it fires inside a finaliser or
+    a C callback. Both signals get one handler that records the signal and raises
+    KeyboardInterrupt, so ``finally`` blocks delete temp files and the yielded
+    :class:`Termination` still knows for :meth:`Termination.check` when the exception was lost.
+    Only the main thread can install a handler, so elsewhere (notebook workers, servers)
+    nothing changes; a signal the process ignores (SIGINT in a background job) stays ignored.
     """
     import signal
     import threading
@@ -91,11 +95,16 @@ def terminate_as_interrupt() -> Iterator[Termination]:
         termination.signum = signum
         raise KeyboardInterrupt(f"terminated by signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {
+        signum: signal.signal(signum, interrupt)
+        for signum in (signal.SIGTERM, signal.SIGINT)
+        if signal.getsignal(signum) is not signal.SIG_IGN
+    }
     try:
         yield termination
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class ChunkWriter:
