@@ -12,9 +12,9 @@ def quick_model(workdir: Path, n: int, seed: int = 3, register: bool = True) -> 
     Scoring cost depends on the trees, not on how they were chosen: no inner grid, 2 CV
     folds, no baselines, no bootstrap. A bundle already in ``workdir/model`` is reused.
     """
-    from oncoresist.config import TrainingConfig
-    from oncoresist.jobs import run_simulation
-    from oncoresist.training import train
+    from oncoresist.models.config import TrainingConfig
+    from oncoresist.pipelines.validate import run_simulation
+    from oncoresist.pipelines.train import train
 
     folder = workdir / "model"
     if (folder / "bundle.joblib").exists():

@@ -9,9 +9,9 @@ config's hyperparameters (deepest grid value, no CV: only the cost matters here)
 feature matrix of ``--rows`` rows (the cohort's rows repeated) and times, best of 3:
 
 * raw: ``booster.predict(DMatrix(X), pred_contribs=True)`` for each model;
-* ours: :func:`oncoresist.explain.explain_features` (both models, attributions laid out over
+* ours: :func:`oncoresist.explain.attributions.explain_features` (both models, attributions laid out over
   the feature columns) — the path scoring and reports use;
-* drivers: :func:`oncoresist.explain.drivers_table` (top-3 readable drivers per row and
+* drivers: :func:`oncoresist.explain.attributions.drivers_table` (top-3 readable drivers per row and
   model) on top of ours;
 * shap: ``shap.TreeExplainer`` (path-dependent) on 1,000 rows, for reference.
 
@@ -49,15 +49,15 @@ def main() -> int:
 
     import xgboost as xgb
 
-    from oncoresist._estimator_utils import xgboost_feature_names
-    from oncoresist.config import load_config
+    from oncoresist.models.checks import xgboost_feature_names
+    from oncoresist.models.config import load_config
     from oncoresist.contract import MECHANISMS
-    from oncoresist.cv import make_feature_builder, make_mechanism_model, make_survival_model
-    from oncoresist.explain import drivers_table, explain_features, shap_cross_check
-    from oncoresist.knowledge import annotate_treatments
-    from oncoresist.profiles import cohort_to_profiles, outcomes_for_profiles
-    from oncoresist.simulate import simulate_cohort
-    from oncoresist.survival import make_survival_target
+    from oncoresist.models.tuning import make_feature_builder, make_mechanism_model, make_survival_model
+    from oncoresist.explain.attributions import drivers_table, explain_features, shap_cross_check
+    from oncoresist.knowledge.annotate import annotate_treatments
+    from oncoresist.features.profiles import cohort_to_profiles, outcomes_for_profiles
+    from oncoresist.simulate.cohort import simulate_cohort
+    from oncoresist.models.survival import make_survival_target
 
     config = load_config("configs/default.yaml").with_overrides(n_jobs=args.threads)
     cohort = simulate_cohort(n=args.train_n, seed=7).cohort

@@ -51,13 +51,13 @@ def main() -> None:
     from sksurv.metrics import concordance_index_censored
 
     from oncoresist.contract import MECHANISMS
-    from oncoresist.features import FeatureBuilder
-    from oncoresist.mechanism import LogisticBaseline, MechanismClassifier
-    from oncoresist.metrics import make_split_plan, mechanism_metrics, survival_metrics
-    from oncoresist.profiles import cohort_to_profiles, outcomes_for_profiles
-    from oncoresist.simulate import simulate_cohort
-    from oncoresist.survival import TimeToResistanceModel, make_survival_target
-    from oncoresist.survival_baselines import CoxPHBaseline, RSFBaseline
+    from oncoresist.features.builder import FeatureBuilder
+    from oncoresist.models.mechanism import LogisticBaseline, MechanismClassifier
+    from oncoresist.evaluation.metrics import make_split_plan, mechanism_metrics, survival_metrics
+    from oncoresist.features.profiles import cohort_to_profiles, outcomes_for_profiles
+    from oncoresist.simulate.cohort import simulate_cohort
+    from oncoresist.models.survival import TimeToResistanceModel, make_survival_target
+    from oncoresist.models.baselines import CoxPHBaseline, RSFBaseline
 
     start = time.perf_counter()
     sim = simulate_cohort(n=args.n, seed=args.seed)

@@ -12,9 +12,9 @@ Steps (every figure from this one run, on this machine):
    and a quick protocol (no grid, 2 CV folds, no baselines, no bootstrap); save the bundle.
 2. Sheet: simulate 4,000 treatments, write them as a clinicians' profile sheet and tile it
    with new patient/treatment ids up to ``--rows`` (Parquet, row groups of 20,000).
-3. Single process: :func:`~oncoresist.score_job.score_file` (Parquet out, chunks of
+3. Single process: :func:`~oncoresist.pipelines.score.score_file` (Parquet out, chunks of
    ``--partition-rows``), as ``oncoresist score`` runs it.
-4. Dask: :func:`~oncoresist.dask_scoring.score_dataset` on a fresh ``LocalCluster`` of 1,
+4. Dask: :func:`~oncoresist.scale.scoring.score_dataset` on a fresh ``LocalCluster`` of 1,
    then 2, single-threaded worker processes (cluster start timed separately); peak RSS of
    each worker process; outputs compared with the single-process output (all columns but
    ``scored_at``).
@@ -45,10 +45,10 @@ from _bench_common import quick_model
 
 def tiled_sheet(workdir: Path, rows: int) -> Path:
     """A Parquet profile sheet of ``rows`` rows tiled from 4,000 simulated treatments."""
-    from oncoresist.demo import profile_sheet
-    from oncoresist.knowledge import annotate_treatments
-    from oncoresist.profiles import cohort_to_profiles
-    from oncoresist.simulate import simulate_cohort
+    from oncoresist.pipelines.demo import profile_sheet
+    from oncoresist.knowledge.annotate import annotate_treatments
+    from oncoresist.features.profiles import cohort_to_profiles
+    from oncoresist.simulate.cohort import simulate_cohort
 
     path = workdir / f"sheet_{rows}.parquet"
     if path.exists():
@@ -135,7 +135,7 @@ def _cpu_s() -> float:
 def dask_run(model: Path, sheet: Path, out: Path, workers: int, args: argparse.Namespace) -> dict:
     from distributed import Client, LocalCluster
 
-    from oncoresist.dask_scoring import score_dataset
+    from oncoresist.scale.scoring import score_dataset
 
     start = time.perf_counter()
     with (

@@ -39,10 +39,10 @@ from _bench_common import quick_model
 
 def base_sheet(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A simulated clinicians' sheet and its annotated profile frame."""
-    from oncoresist.demo import profile_sheet
-    from oncoresist.knowledge import annotate_treatments
-    from oncoresist.profiles import cohort_to_profiles
-    from oncoresist.simulate import simulate_cohort
+    from oncoresist.pipelines.demo import profile_sheet
+    from oncoresist.knowledge.annotate import annotate_treatments
+    from oncoresist.features.profiles import cohort_to_profiles
+    from oncoresist.simulate.cohort import simulate_cohort
 
     cohort = simulate_cohort(n=n, seed=seed).cohort
     cohort = cohort.with_tables(treatments=annotate_treatments(cohort.treatments, cohort.patients))
@@ -91,7 +91,7 @@ def raw_xgboost_seconds(bundle, features: np.ndarray) -> tuple[float, float]:
     """
     import xgboost as xgb
 
-    from oncoresist._estimator_utils import xgboost_feature_names
+    from oncoresist.models.checks import xgboost_feature_names
 
     position = {name: j for j, name in enumerate(bundle.feature_names)}
     inputs = []
@@ -162,7 +162,7 @@ def main() -> None:
     workdir = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
 
-    from oncoresist.bundle import ResistanceBundle
+    from oncoresist.models.bundle import ResistanceBundle
 
     t0 = time.perf_counter()
     model = quick_model(workdir, args.train_n, args.seed)

@@ -15,8 +15,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from oncoresist.simulate import simulate_cohort
-from oncoresist.simulate_output import write_simulation
+from oncoresist.simulate.cohort import simulate_cohort
+from oncoresist.simulate.output import write_simulation
 
 
 def main(sizes: list[int], seed: int = 7) -> None:

@@ -6,9 +6,9 @@ Usage::
         [--config configs/default.yaml]
 
 Simulates the default cohort into a temporary folder, runs the full training
-(:func:`oncoresist.training.train`: CV, final fits, test-split evaluation with bootstrap CIs,
+(:func:`oncoresist.pipelines.train.train`: CV, final fits, test-split evaluation with bootstrap CIs,
 baselines as child runs, MLflow logging and registration) against a throw-away MLflow store,
-then times exact SHAP (:func:`oncoresist.explain.explain_features`) on the test split, which
+then times exact SHAP (:func:`oncoresist.explain.attributions.explain_features`) on the test split, which
 training itself does not compute. Prints three tables: seconds per stage, test-split
 C-index / macro-F1 of every model with the oracle (the simulator's truth), and the oracle
 ratios logged on the run. Only the oracle rows read the simulator's ground truth, after the
@@ -59,12 +59,12 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-    from oncoresist.config import load_config
-    from oncoresist.explain import explain_features
-    from oncoresist.metrics import make_split_plan
-    from oncoresist.simulate import simulate_cohort
-    from oncoresist.simulate_output import write_simulation
-    from oncoresist.training import load_training_data, train
+    from oncoresist.models.config import load_config
+    from oncoresist.explain.attributions import explain_features
+    from oncoresist.evaluation.metrics import make_split_plan
+    from oncoresist.simulate.cohort import simulate_cohort
+    from oncoresist.simulate.output import write_simulation
+    from oncoresist.pipelines.train import load_training_data, train
 
     config = load_config(args.config)
     print(f"load average before: {_load_average()}")

@@ -34,16 +34,16 @@ def explain_trained(tmp_path_factory):
     """A simulated 500-treatment cohort on disk and a tiny model trained on it.
 
     Returns a namespace with ``data_dir`` (written cohort with ground truth), ``result``
-    (:class:`~oncoresist.training.TrainingResult`), ``bundle`` and ``tracking_uri``.
+    (:class:`~oncoresist.pipelines.train.TrainingResult`), ``bundle`` and ``tracking_uri``.
     """
     import warnings
     from types import SimpleNamespace
 
-    from oncoresist.config import load_config
-    from oncoresist.mechanism import MechanismLabelWarning
-    from oncoresist.simulate import simulate_cohort
-    from oncoresist.simulate_output import write_simulation
-    from oncoresist.training import train
+    from oncoresist.models.config import load_config
+    from oncoresist.models.mechanism import MechanismLabelWarning
+    from oncoresist.simulate.cohort import simulate_cohort
+    from oncoresist.simulate.output import write_simulation
+    from oncoresist.pipelines.train import train
 
     root = tmp_path_factory.mktemp("explain_trained")
     data_dir = write_simulation(simulate_cohort(n=500, seed=11), root / "sim")
@@ -81,7 +81,7 @@ TINY_TRAINING_OVERRIDES = {
 @pytest.fixture(scope="session")
 def tiny_training_config():
     """TrainingConfig for tiny cohorts (``configs/default.yaml`` values, fewer trees)."""
-    from oncoresist.config import TrainingConfig
+    from oncoresist.models.config import TrainingConfig
 
     return TrainingConfig().with_overrides(**TINY_TRAINING_OVERRIDES)
 
@@ -89,8 +89,8 @@ def tiny_training_config():
 @pytest.fixture(scope="session")
 def tiny_training_cohort(tmp_path_factory):
     """A written simulated cohort (canonical tables, ground truth, simulation.yaml)."""
-    from oncoresist.simulate import simulate_cohort
-    from oncoresist.simulate_output import write_simulation
+    from oncoresist.simulate.cohort import simulate_cohort
+    from oncoresist.simulate.output import write_simulation
 
     folder = tmp_path_factory.mktemp("tiny-training") / "cohort"
     result = simulate_cohort(n=TINY_TRAINING_N, seed=11, settings=list(TINY_TRAINING_SETTINGS))
@@ -107,8 +107,8 @@ def tiny_trained_model(tmp_path_factory, tiny_training_cohort, tiny_training_con
     import warnings
     from types import SimpleNamespace
 
-    from oncoresist.mechanism import MechanismLabelWarning
-    from oncoresist.training import train
+    from oncoresist.models.mechanism import MechanismLabelWarning
+    from oncoresist.pipelines.train import train
 
     store = tmp_path_factory.mktemp("mlflow-tiny")
     uri = f"sqlite:///{store}/mlflow.db"

@@ -1,6 +1,6 @@
 """Allow ``python -m oncoresist``."""
 
-from oncoresist.cli import main
+from oncoresist.cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,1 @@
+"""Metrics on arrays: mechanism and survival metrics, held-out tables, oracle, plots."""

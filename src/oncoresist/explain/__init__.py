@@ -1,0 +1,1 @@
+"""Explanations: SHAP attributions, readable drivers, global plots, fidelity to planted causes."""

@@ -1,0 +1,1 @@
+"""Feature building: profile frames to the named feature matrix (scikit-learn API)."""

@@ -1,0 +1,1 @@
+"""Every file read or written: input forms, tables, YAML, score files, public data sets."""

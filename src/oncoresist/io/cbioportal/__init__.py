@@ -1,0 +1,1 @@
+"""cBioPortal study folders: reading and writing the published file formats."""

@@ -1,0 +1,174 @@
+"""Writing scores: rounding and formula neutralisation for people, atomic files, chunk writer.
+
+Used by :mod:`oncoresist.pipelines.score` (and the Dask path). Files are written to a hidden
+temporary name next to the destination and renamed at the end, so an interrupted run (an
+exception, Ctrl-C or SIGTERM) leaves neither a partial output nor a temporary file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+#: Spreadsheets run a cell starting with one of these as a formula (CSV/XLSX injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def for_people(frame: pd.DataFrame) -> pd.DataFrame:
+    """Round numbers for reading and neutralise spreadsheet formulas (CSV/XLSX only)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_float_dtype(values):
+            digits = 1 if "months" in column else (2 if column == "ood_score" else 3)
+            frame[column] = values.round(digits)
+        elif pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+            frame[column] = values.map(_neutralise)
+    return frame
+
+
+def _neutralise(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a hidden temporary path next to ``path``; rename on success, delete otherwise.
+
+    The temporary file is removed on any exception, KeyboardInterrupt included (and SIGTERM,
+    which :func:`terminate_as_interrupt` turns into one).
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class Termination:
+    """Whether SIGTERM or SIGINT arrived while scoring; :meth:`check` re-raises a swallowed one."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if a signal arrived, even one whose exception was lost.
+
+        A signal handler's exception is printed and dropped when it fires inside a finaliser
+        or a C callback, and the run would then finish and publish its output as if never
+        terminated; checking between chunks and before the rename closes that gap.
+        """
+        if self.signum is not None:
+            raise KeyboardInterrupt(f"terminated by signal {self.signum}")
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[Termination]:
+    """Route SIGTERM and SIGINT (Ctrl-C) through one recorded-signal path while scoring.
+
+    Python's default SIGTERM action ends the process without unwinding, and its default
+    SIGINT handler raises a KeyboardInterrupt that is lost when it fires inside a finaliser or
+    a C callback. Both signals get one handler that records the signal and raises
+    KeyboardInterrupt, so ``finally`` blocks delete temp files and the yielded
+    :class:`Termination` still knows for :meth:`Termination.check` when the exception was lost.
+    Only the main thread can install a handler, so elsewhere (notebook workers, servers)
+    nothing changes; a signal the process ignores (SIGINT in a background job) stays ignored.
+    """
+    import signal
+    import threading
+
+    termination = Termination()
+    if threading.current_thread() is not threading.main_thread():
+        yield termination
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        termination.signum = signum
+        raise KeyboardInterrupt(f"terminated by signal {signum}")
+
+    previous = {
+        signum: signal.signal(signum, interrupt)
+        for signum in (signal.SIGTERM, signal.SIGINT)
+        if signal.getsignal(signum) is not signal.SIG_IGN
+    }
+    try:
+        yield termination
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class ChunkWriter:
+    """Appends scored chunks to one temporary output file (CSV, Parquet or XLSX)."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path, self.fmt = path, fmt
+        self._parquet: Any = None
+        self._schema: Any = None
+        self._xlsx: list[pd.DataFrame] = []
+        self._wrote_header = False
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.fmt == "csv":
+            for_people(frame).to_csv(
+                self.path,
+                mode="a" if self._wrote_header else "w",
+                header=not self._wrote_header,
+                index=False,
+            )
+            self._wrote_header = True
+        elif self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(stable_types(frame), preserve_index=False)
+            if self._parquet is None:
+                self._schema = table.schema
+                self._parquet = pq.ParquetWriter(self.path, self._schema)
+            self._parquet.write_table(table.cast(self._schema))
+        else:
+            self._xlsx.append(frame)
+
+    def abort(self) -> None:
+        """Release the open Parquet file after a failure (the caller deletes it)."""
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        self._xlsx = []
+
+    def close(self, empty_columns: list[str]) -> None:
+        if self.fmt == "csv" and not self._wrote_header:
+            pd.DataFrame(columns=empty_columns).to_csv(self.path, index=False)
+        elif self.fmt == "parquet":
+            if self._parquet is None:
+                pd.DataFrame(columns=empty_columns).to_parquet(self.path, index=False)
+            else:
+                self._parquet.close()
+        elif self.fmt == "xlsx":
+            frames = self._xlsx or [pd.DataFrame(columns=empty_columns)]
+            for_people(pd.concat(frames, ignore_index=True)).to_excel(
+                self.path, index=False, engine="openpyxl"
+            )
+
+
+def stable_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """Same Arrow types in every chunk: text as string, numbers as float64, flags as bool."""
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values):
+            continue
+        if pd.api.types.is_numeric_dtype(values):
+            frame[column] = values.astype("float64")
+        else:
+            frame[column] = values.astype("string")
+    return frame

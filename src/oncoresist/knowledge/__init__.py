@@ -1,0 +1,1 @@
+"""Knowledge base: drug catalogue, known resistance alterations, expression programs."""

@@ -1,0 +1,1 @@
+"""Fitted models: mechanism classifier, time to resistance, baselines, config, splits, tuning."""

@@ -1,0 +1,1 @@
+"""HTML review report: renders scores and explanations it is given (jinja2)."""

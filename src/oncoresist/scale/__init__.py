@@ -1,0 +1,1 @@
+"""Scale-out with Dask: cluster, partitions, distributed scoring and training."""

@@ -1,0 +1,1 @@
+"""Scoring engine: a bundle and a cohort in, score rows and rejected problems out."""

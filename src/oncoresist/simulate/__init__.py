@@ -1,0 +1,1 @@
+"""Cohort simulator: published figures in, patients with hidden ground truth out."""

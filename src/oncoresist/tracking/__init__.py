@@ -1,0 +1,1 @@
+"""MLflow: store, runs, registry, pyfunc model, bundle files and provenance."""

@@ -1,0 +1,1 @@
+"""Uncertainty: conformal mechanism sets, calibrated intervals, out-of-distribution flags."""

@@ -1,0 +1,1 @@
+"""Benchmarks on real public data (survival data sets, GDSC) and the validation page."""

@@ -1,0 +1,1 @@
+"""GDSC drug-response benchmark: per-drug and pan-drug models, tissue prior, LOTO."""

@@ -1,0 +1,1 @@
+"""Published survival baselines reproduced on public data sets."""
