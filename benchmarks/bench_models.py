@@ -53,7 +53,8 @@ def main() -> None:
     from oncoresist.contract import MECHANISMS
     from oncoresist.features.builder import FeatureBuilder
     from oncoresist.models.mechanism import LogisticBaseline, MechanismClassifier
-    from oncoresist.evaluation.metrics import make_split_plan, mechanism_metrics, survival_metrics
+    from oncoresist.models.splits import make_split_plan
+    from oncoresist.evaluation.metrics import mechanism_metrics, survival_metrics
     from oncoresist.features.profiles import cohort_to_profiles, outcomes_for_profiles
     from oncoresist.simulate.cohort import simulate_cohort
     from oncoresist.models.survival import TimeToResistanceModel, make_survival_target

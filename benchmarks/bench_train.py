@@ -61,7 +61,7 @@ def main() -> None:
 
     from oncoresist.models.config import load_config
     from oncoresist.explain.attributions import explain_features
-    from oncoresist.evaluation.metrics import make_split_plan
+    from oncoresist.models.splits import make_split_plan
     from oncoresist.simulate.cohort import simulate_cohort
     from oncoresist.simulate.output import write_simulation
     from oncoresist.pipelines.train import load_training_data, train

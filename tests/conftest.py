@@ -41,9 +41,9 @@ def explain_trained(tmp_path_factory):
 
     from oncoresist.models.config import load_config
     from oncoresist.models.mechanism import MechanismLabelWarning
+    from oncoresist.pipelines.train import train
     from oncoresist.simulate.cohort import simulate_cohort
     from oncoresist.simulate.output import write_simulation
-    from oncoresist.pipelines.train import train
 
     root = tmp_path_factory.mktemp("explain_trained")
     data_dir = write_simulation(simulate_cohort(n=500, seed=11), root / "sim")

@@ -19,8 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from oncoresist.cli.app import app
+from oncoresist.exceptions import OutputExistsError
 from oncoresist.paths import demo_dir
-from oncoresist.pipelines.score import OutputExistsError, score_file
+from oncoresist.pipelines.score import score_file
 
 runner = CliRunner()
 DEMO = demo_dir() / "profiles.csv"

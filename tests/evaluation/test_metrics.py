@@ -17,7 +17,6 @@ from sksurv.metrics import (
 )
 
 from oncoresist.contract import MECHANISMS
-from oncoresist.exceptions import InputDataError
 from oncoresist.evaluation.metrics import (
     bootstrap_ci,
     expected_calibration_error,
@@ -28,6 +27,7 @@ from oncoresist.evaluation.metrics import (
     survival_metrics,
     survival_time_grid,
 )
+from oncoresist.exceptions import InputDataError
 from oncoresist.models.survival import make_survival_target
 
 

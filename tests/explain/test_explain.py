@@ -11,17 +11,19 @@ import pytest
 from oncoresist.contract import MECHANISMS
 from oncoresist.explain.attributions import (
     DRIVER_COLUMNS,
-    SURVIVAL_MODEL,
-    Reader,
     drivers_table,
     explain_features,
     global_importance,
-    group_matrix,
-    sentence_for,
     shap_cross_check,
     survival_scale,
-    top_drivers,
     top_drivers_text,
+)
+from oncoresist.explain.drivers import (
+    SURVIVAL_MODEL,
+    Reader,
+    group_matrix,
+    sentence_for,
+    top_drivers,
 )
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from oncoresist.contract import MECHANISMS
-from oncoresist.explain.attributions import SURVIVAL_MODEL
+from oncoresist.explain.drivers import SURVIVAL_MODEL
 
 #: Each test renders figures or a report from a trained model (tens of seconds on 2 cores).
 pytestmark = pytest.mark.slow
@@ -50,8 +50,8 @@ def test_log_global_explanations_logs_to_the_active_run(
 ):
     from mlflow import MlflowClient
 
-    from oncoresist.tracking import store as tracking
     from oncoresist.explain.plots import log_global_explanations
+    from oncoresist.tracking import store as tracking
     from oncoresist.tracking.provenance import StageTimer
 
     timer = StageTimer()

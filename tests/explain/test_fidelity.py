@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oncoresist.explain.attributions import SURVIVAL_MODEL, Explanation, explain_features
+from oncoresist.explain.attributions import Explanation, explain_features
+from oncoresist.explain.drivers import SURVIVAL_MODEL
 from oncoresist.explain.fidelity import (
     PLANTED_CAUSES,
     carriers,
@@ -143,8 +144,8 @@ def test_fidelity_ranks_drivers_within_the_setting(explain_trained, held_out):
 def test_fidelity_metrics_are_logged_to_the_run(explain_trained, held_out, tmp_path):
     from mlflow import MlflowClient
 
-    from oncoresist.tracking import store as tracking
     from oncoresist.explain.fidelity import fidelity_for_training, log_fidelity
+    from oncoresist.tracking import store as tracking
 
     _, profiles, features, _, _, _ = held_out
     report = fidelity_for_training(

@@ -9,11 +9,11 @@ import pytest
 from oncoresist.contract import Cohort, validate_cohort
 from oncoresist.exceptions import InputDataError, UnknownDrugError
 from oncoresist.features.builder import FeatureBuilder
+from oncoresist.features.profile_text import fusion_token
 from oncoresist.features.profiles import (
     PROFILE_COLUMNS,
     annotate_profiles,
     cohort_to_profiles,
-    fusion_token,
     outcomes_for_profiles,
 )
 

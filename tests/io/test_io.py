@@ -9,15 +9,10 @@ import pandas as pd
 import pytest
 
 from oncoresist.exceptions import InputDataError
-from oncoresist.io.inputs import (
-    atomic_write,
-    detect_input_form,
-    read_canonical_folder,
-    read_cohort,
-    read_table,
-    write_canonical_folder,
-    write_table,
-)
+from oncoresist.io.canonical import read_canonical_folder, write_canonical_folder
+from oncoresist.io.files import atomic_write
+from oncoresist.io.inputs import detect_input_form, read_cohort
+from oncoresist.io.tables import read_table, write_table
 
 DATA = Path(__file__).parents[1] / "data"
 CANONICAL = DATA / "canonical"

@@ -12,15 +12,11 @@ import pytest
 
 from oncoresist.contract import KEYS
 from oncoresist.exceptions import InputDataError
-from oncoresist.io.inputs import (
-    DuplicateGeneWarning,
-    TimepointAssumedWarning,
-    list_expression_profiles,
-    read_canonical_folder,
-    read_cbioportal_study,
-    read_cohort,
-    write_cbioportal_study,
-)
+from oncoresist.io.canonical import read_canonical_folder
+from oncoresist.io.cbioportal.study import list_expression_profiles, read_cbioportal_study
+from oncoresist.io.cbioportal.tables import DuplicateGeneWarning, TimepointAssumedWarning
+from oncoresist.io.cbioportal.write import write_cbioportal_study
+from oncoresist.io.inputs import read_cohort
 
 DATA = Path(__file__).parents[1] / "data"
 STUDY = DATA / "cbioportal_study"

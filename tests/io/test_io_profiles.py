@@ -8,12 +8,8 @@ import pandas as pd
 import pytest
 
 from oncoresist.exceptions import InputDataError
-from oncoresist.io.inputs import (
-    iter_profile_chunks,
-    profiles_to_cohort,
-    read_profile_sheet,
-    read_table,
-)
+from oncoresist.io.profiles import iter_profile_chunks, profiles_to_cohort, read_profile_sheet
+from oncoresist.io.tables import read_table
 
 BAD = Path(__file__).parents[1] / "data" / "bad"
 

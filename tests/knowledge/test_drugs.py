@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from oncoresist.exceptions import ConfigError, InputDataError, UnknownDrugError
 from oncoresist.knowledge.drugs import (
     known_drug_names,
     load_drug_catalogue,
     resolve_drug,
     resolve_regimen,
 )
-from oncoresist.exceptions import ConfigError, InputDataError, UnknownDrugError
 from oncoresist.paths import knowledge_dir
 
 #: Every drug named in shared/domain/published_parameters.md, with its class.

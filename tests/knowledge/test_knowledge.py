@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oncoresist.knowledge import annotate as knowledge
 from oncoresist.exceptions import ConfigError, InputDataError, UnknownDrugError
+from oncoresist.knowledge import annotate as knowledge
 from oncoresist.knowledge.annotate import (
     annotate_treatments,
     cancer_types,

@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from oncoresist.exceptions import ConfigError
-from oncoresist.knowledge.programs import Signature, load_signatures, program_scores, signature_genes
+from oncoresist.knowledge.programs import (
+    Signature,
+    load_signatures,
+    program_scores,
+    signature_genes,
+)
 
 EXPECTED_PROGRAMS = {
     "neuroendocrine",

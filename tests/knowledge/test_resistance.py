@@ -11,14 +11,14 @@ import pytest
 
 from oncoresist.contract import MECHANISMS
 from oncoresist.exceptions import ConfigError, UnknownDrugError
-from oncoresist.knowledge.annotate import known_resistance as reexported
-from oncoresist.paths import knowledge_dir, project_root
 from oncoresist.knowledge.resistance import (
     known_resistance,
     known_resistance_for_profile,
     load_resistance_catalogue,
     resistance_catalogue,
 )
+from oncoresist.knowledge.resistance import known_resistance as reexported
+from oncoresist.paths import knowledge_dir, project_root
 
 DOMAIN_FILE = project_root().parent / "shared" / "domain" / "published_parameters.md"
 

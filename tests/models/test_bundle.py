@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oncoresist.tracking import registry
-from oncoresist.models.bundle import BUNDLE_FILE, BUNDLE_FORMAT, METADATA_FILE, ResistanceBundle
 from oncoresist.exceptions import ModelLoadError
+from oncoresist.models.bundle import BUNDLE_FILE, BUNDLE_FORMAT, METADATA_FILE, ResistanceBundle
+from oncoresist.tracking import registry
 
 pytestmark = pytest.mark.slow  # every test here uses the session's trained model
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from oncoresist.models.config import TrainingConfig, load_config, load_config_dict
 from oncoresist.exceptions import ConfigError
+from oncoresist.models.config import TrainingConfig, load_config, load_config_dict
 
 DEFAULT_YAML = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
 

@@ -13,9 +13,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from oncoresist.contract import MECHANISMS
+from oncoresist.models.baselines import CoxPHBaseline, RSFBaseline
 from oncoresist.models.mechanism import LogisticBaseline, MechanismClassifier
 from oncoresist.models.survival import TimeToResistanceModel, make_survival_target
-from oncoresist.models.baselines import CoxPHBaseline, RSFBaseline
 
 CLASSIFIERS = {
     "xgb_mechanism": MechanismClassifier(n_estimators=20, calibration="auto"),

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import special
 
-from oncoresist.models.calibration import choose_calibration
 from oncoresist.contract import MECHANISMS
 from oncoresist.exceptions import ConfigError, TrainingDataError
+from oncoresist.models.calibration import choose_calibration
 from oncoresist.models.mechanism import (
     LogisticBaseline,
     MechanismClassifier,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from oncoresist.exceptions import ConfigError, InputDataError
-from oncoresist.evaluation.metrics import cv_folds, make_split_plan
+from oncoresist.models.splits import cv_folds, make_split_plan
 
 SETTINGS = ["egfr_osimertinib_1L", "alk_alectinib_1L", "braf_dab_tram_1L", "er_cdk46_1L"]
 

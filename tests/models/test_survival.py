@@ -9,6 +9,7 @@ from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.metrics import concordance_index_censored
 
 from oncoresist.exceptions import ConfigError, InputDataError, TrainingDataError
+from oncoresist.models.baselines import CoxPHBaseline, RSFBaseline
 from oncoresist.models.survival import (
     EVENT_FIELD,
     TIME_FIELD,
@@ -16,7 +17,6 @@ from oncoresist.models.survival import (
     make_survival_target,
     unpack_survival_target,
 )
-from oncoresist.models.baselines import CoxPHBaseline, RSFBaseline
 
 WEIBULL_SHAPE = 1.5
 SMALL = {"n_estimators": 40, "learning_rate": 0.1}

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oncoresist.pipelines.evaluate import eval_metric_name, evaluate_model
 from oncoresist.exceptions import InputDataError, ModelLoadError, TrainingDataError
+from oncoresist.pipelines.evaluate import eval_metric_name, evaluate_model
 
 EVAL_METRICS = (
     "eval_cindex_harrell",

@@ -233,9 +233,8 @@ def test_survival_chart_draws_closed_and_open_intervals():
 
 
 def test_report_refuses_unknown_patient_and_existing_output(model_folder, tmp_path, demo_report):
-    from oncoresist.exceptions import InputDataError
+    from oncoresist.exceptions import InputDataError, OutputExistsError
     from oncoresist.pipelines.explain import report_file
-    from oncoresist.pipelines.score import OutputExistsError
 
     with pytest.raises(InputDataError, match="requested patient"):
         report_file(

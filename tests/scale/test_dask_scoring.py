@@ -40,10 +40,10 @@ def sheet(scoring_model, tmp_path_factory):
     File row 4 has an unknown drug, row 40 a bad line number, and row 70 repeats the
     treatment of row 10 (another partition), so it must be rejected as a repeat.
     """
-    from oncoresist.pipelines.demo import profile_sheet
+    from oncoresist.features.profiles import cohort_to_profiles
     from oncoresist.io.inputs import read_cohort
     from oncoresist.knowledge.annotate import annotate_treatments
-    from oncoresist.features.profiles import cohort_to_profiles
+    from oncoresist.pipelines.demo import profile_sheet
 
     cohort = read_cohort(scoring_model.data)
     cohort = cohort.with_tables(treatments=annotate_treatments(cohort.treatments, cohort.patients))
@@ -224,8 +224,8 @@ def test_dask_scoring_survives_killed_worker(
 
 
 def test_dask_scoring_refuses_existing_output(cluster_client, scoring_model, sheet, tmp_path):
+    from oncoresist.exceptions import OutputExistsError
     from oncoresist.scale.scoring import score_dataset
-    from oncoresist.pipelines.score import OutputExistsError
 
     out = tmp_path / "scores"
     out.mkdir()
@@ -267,8 +267,8 @@ def test_dask_scoring_folder_of_partitions(
 
 
 def test_unknown_input_is_an_input_error(tmp_path):
-    from oncoresist.scale.partitions import sheet_files
     from oncoresist.exceptions import InputDataError
+    from oncoresist.scale.partitions import sheet_files
 
     with pytest.raises(InputDataError, match="not a profile sheet"):
         sheet_files(tmp_path)

@@ -31,10 +31,10 @@ def test_spark_udf_scores_like_the_library(scoring_model, tmp_path):
     from pyspark.sql import SparkSession
     from pyspark.sql.functions import struct
 
-    from oncoresist.pipelines.demo import profile_sheet
+    from oncoresist.features.profiles import cohort_to_profiles
     from oncoresist.io.inputs import read_cohort
     from oncoresist.knowledge.annotate import annotate_treatments
-    from oncoresist.features.profiles import cohort_to_profiles
+    from oncoresist.pipelines.demo import profile_sheet
     from oncoresist.scoring.engine import score_profiles
 
     cohort = read_cohort(scoring_model.data)

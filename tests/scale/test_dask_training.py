@@ -31,9 +31,9 @@ def both_engines(tiny_training_cohort, tmp_path_factory):
     from distributed import Client, LocalCluster
 
     from oncoresist.models.config import TrainingConfig
-    from oncoresist.scale.training import train_dask
     from oncoresist.models.mechanism import MechanismLabelWarning
     from oncoresist.pipelines.train import train
+    from oncoresist.scale.training import train_dask
 
     config = TrainingConfig().with_overrides(**DASK_TRAIN_OVERRIDES)
     store = tmp_path_factory.mktemp("mlflow-dask")

@@ -236,9 +236,9 @@ def test_repeated_treatment_in_a_later_chunk_is_rejected(bundle, sheet):
 
 
 def test_probabilities_are_the_bundle_predictions(bundle, sheet, demo_result):
+    from oncoresist.features.profiles import cohort_to_profiles
     from oncoresist.io.profiles import profiles_to_cohort
     from oncoresist.knowledge.annotate import annotate_treatments
-    from oncoresist.features.profiles import cohort_to_profiles
 
     cohort = profiles_to_cohort(sheet, "s.csv").cohort
     cohort = cohort.with_tables(treatments=annotate_treatments(cohort.treatments, cohort.patients))

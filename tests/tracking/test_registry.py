@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from oncoresist.tracking import pyfunc as pyfunc_model
-
-from oncoresist.tracking import registry
 from oncoresist.exceptions import ModelLoadError
+from oncoresist.tracking import pyfunc as pyfunc_model
+from oncoresist.tracking import registry
 
 # --------------------------------------------------------------------------------------
 # Registry: a trained model in a throw-away store
@@ -129,8 +128,8 @@ def test_pyfunc_rows_keep_input_positions_with_rejection_reasons():
     import pandas as pd
 
     from oncoresist.exceptions import Problem
-    from oncoresist.tracking.pyfunc import rows_in_input_order
     from oncoresist.scoring.engine import ScoreResult
+    from oncoresist.tracking.pyfunc import rows_in_input_order
 
     scores = pd.DataFrame({"treatment_id": ["T0", "T2"], "p_bypass": [0.4, 0.7]})
     rejected = [Problem("input", 1, "mutations", "EGFR L858R;;", "empty item", "remove it")]

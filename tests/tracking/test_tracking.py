@@ -93,17 +93,3 @@ def test_experiment_artifacts_live_under_the_store(tiny_trained_model):
     assert any((store / "artifacts").rglob("km_by_risk_group.png"))
 
 
-def test_names_moved_to_the_registry_still_resolve_from_tracking():
-    """A model logged before the move pickled its class as oncoresist.tracking.store's."""
-    import pickle
-
-    from oncoresist.tracking import pyfunc as pyfunc_model
-
-    from oncoresist.tracking import registry
-
-    old_reference = b"concoresist.tracking\nResistanceBundleModel\n."  # pickle's GLOBAL opcode
-    assert pickle.loads(old_reference) is pyfunc_model.ResistanceBundleModel
-    assert tracking.load_bundle is registry.load_bundle
-    assert tracking.log_bundle is pyfunc_model.log_bundle
-    with pytest.raises(AttributeError, match="no_such_name"):
-        _ = tracking.no_such_name

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from oncoresist.contract import MECHANISMS
+from oncoresist.exceptions import ConfigError, InputDataError
 from oncoresist.uncertainty.conformal import (
     MARGINAL,
     MechanismSetPredictor,
@@ -12,8 +14,6 @@ from oncoresist.uncertainty.conformal import (
     format_set,
     set_coverage,
 )
-from oncoresist.contract import MECHANISMS
-from oncoresist.exceptions import ConfigError, InputDataError
 
 
 def _draw(n: int, seed: int, concentration: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def fresh_profiles():
     """120 in-distribution profiles (same settings as the tiny model, another seed)."""
-    from oncoresist.knowledge.annotate import annotate_treatments
     from oncoresist.features.profiles import cohort_to_profiles
+    from oncoresist.knowledge.annotate import annotate_treatments
     from oncoresist.simulate.cohort import simulate_cohort
 
     cohort = simulate_cohort(n=120, seed=23, settings=list(TINY_TRAINING_SETTINGS)).cohort
@@ -31,13 +31,13 @@ def _expression(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_program_shift_moves_the_programs_genes_out_of_range(tiny_trained_model, fresh_profiles):
+    from oncoresist.knowledge.programs import load_signatures
     from oncoresist.uncertainty.shifts import (
         LOG2_CEILING,
         PROGRAM_SHIFT,
         SHIFTED_PROGRAMS,
         shift_expression_programs,
     )
-    from oncoresist.knowledge.programs import load_signatures
 
     builder = tiny_trained_model.result.bundle.feature_builder
     shifted = shift_expression_programs(fresh_profiles)

@@ -24,8 +24,8 @@ MELANOMA = "melanoma_BRAF_dabrafenib_trametinib"
 
 
 def _profiles(result, drug: str | None = None):
-    from oncoresist.knowledge.annotate import annotate_treatments
     from oncoresist.features.profiles import cohort_to_profiles, outcomes_for_profiles
+    from oncoresist.knowledge.annotate import annotate_treatments
 
     treatments = result.cohort.treatments
     if drug is not None:
@@ -43,17 +43,17 @@ def _profiles(result, drug: str | None = None):
 def fitted():
     from oncoresist.models.bundle import ResistanceBundle
     from oncoresist.models.config import TrainingConfig
+    from oncoresist.models.mechanism import MechanismLabelWarning
+    from oncoresist.models.splits import make_split_plan
+    from oncoresist.models.survival import make_survival_target
     from oncoresist.models.tuning import (
         make_feature_builder,
         make_mechanism_model,
         make_survival_model,
         mechanism_columns,
     )
-    from oncoresist.models.mechanism import MechanismLabelWarning
-    from oncoresist.evaluation.metrics import make_split_plan
     from oncoresist.simulate.cohort import simulate_cohort
     from oncoresist.simulate.params import load_params
-    from oncoresist.models.survival import make_survival_target
     from oncoresist.uncertainty.fit import fit_uncertainty
 
     seen = [s for s in load_params().settings if s != MELANOMA]

@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from oncoresist.exceptions import InputDataError
 from oncoresist.io import datasets
 from oncoresist.io.datasets import DatasetFetchError, check_sha256, fetch_gdsc, load_gdsc
-from oncoresist.exceptions import InputDataError
 from oncoresist.validation.gdsc.benchmark import (
     GDSCData,
-    biomarker_rank,
     evaluate_drug,
     join_gdsc,
     label_resistant,
@@ -22,6 +21,7 @@ from oncoresist.validation.gdsc.benchmark import (
     target_met,
     tissue_rate_baseline,
 )
+from oncoresist.validation.gdsc.drivers import biomarker_rank
 
 
 def _tables():
@@ -495,7 +495,10 @@ def test_pan_drug_prior_is_the_drug_by_tissue_m_estimate():
 
 def test_pan_drug_out_of_fold_prior_never_uses_a_rows_own_label():
     from oncoresist.validation.gdsc.pandrug import pan_drug_table
-    from oncoresist.validation.gdsc.prior import drug_tissue_prior_rate, out_of_fold_drug_tissue_rate
+    from oncoresist.validation.gdsc.prior import (
+        drug_tissue_prior_rate,
+        out_of_fold_drug_tissue_rate,
+    )
 
     rows, _ = pan_drug_table(_two_drug_screen(n=60), ("Dabrafenib", "Nutlin-3a (-)"))
     rate = out_of_fold_drug_tissue_rate(rows, seed=0)

@@ -9,6 +9,14 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from oncoresist.exceptions import ConfigError
+from oncoresist.validation.page import markdown_table, update_generated_section
+from oncoresist.validation.survival.benchmark import (
+    benchmark_survival,
+    make_verdicts,
+    run_protocol,
+    run_repeated_cv,
+    summarise_cv,
+)
 from oncoresist.validation.survival.models import (
     COXNET,
     KM,
@@ -20,14 +28,6 @@ from oncoresist.validation.survival.models import (
     InnerCVSurvivalModel,
     load_dataset,
     make_model,
-)
-from oncoresist.validation.page import markdown_table, update_generated_section
-from oncoresist.validation.survival.benchmark import (
-    benchmark_survival,
-    make_verdicts,
-    run_protocol,
-    run_repeated_cv,
-    summarise_cv,
 )
 
 PROTOCOL = {p.key: p for p in PROTOCOLS}

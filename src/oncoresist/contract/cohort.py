@@ -8,9 +8,10 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 import pandas as pd
 
+from oncoresist.contract.cells import shorten
 from oncoresist.contract.expression import validate_expression
 from oncoresist.contract.schema import BASELINE, COLUMNS, TABLES, ExpressionScale
-from oncoresist.contract.validate import _shorten, validate_table
+from oncoresist.contract.validate import validate_table
 from oncoresist.exceptions import InputDataError, Problem
 
 # --------------------------------------------------------------------------------------
@@ -118,7 +119,7 @@ def _link_problems(cohort: Cohort, sources: Mapping[str, str]) -> list[Problem]:
                     sources.get(table, table),
                     int(pos) + 2,
                     column,
-                    _shorten(values.iloc[pos]),
+                    shorten(values.iloc[pos]),
                     f"not found in the {parent} table",
                     f"add it to {parent} or correct the identifier",
                 )

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from oncoresist.contract.schema import EXPRESSION_SCALES, FIXES, ExpressionScale
-from oncoresist.contract.validate import (
-    _blank_mask,
-    _coerce_column,
-    _duplicate_key_problems,
-    _line_lookup,
-    _shorten,
+from oncoresist.contract.cells import (
+    blank_mask,
+    coerce_column,
+    duplicate_key_problems,
+    line_lookup,
+    shorten,
 )
+from oncoresist.contract.schema import EXPRESSION_SCALES, FIXES, ExpressionScale
 from oncoresist.exceptions import InputDataError, Problem
 
 # --------------------------------------------------------------------------------------
@@ -52,8 +52,8 @@ def validate_expression(
             ],
         )
     work = frame.copy()
-    lines = _line_lookup(work, line_numbers)
-    problems = _coerce_column(work, "sample_id", source, lines)
+    lines = line_lookup(work, line_numbers)
+    problems = coerce_column(work, "sample_id", source, lines)
     genes = [c for c in work.columns if c != "sample_id"]
     upper = [str(g).strip().upper() for g in genes]
     repeated = sorted({g for g in upper if upper.count(g) > 1})
@@ -80,7 +80,7 @@ def validate_expression(
             numbers = block.apply(pd.to_numeric, errors="coerce").to_numpy(
                 dtype=np.float64, na_value=np.nan
             )
-            empty = _blank_mask(block)
+            empty = blank_mask(block)
             text_cells = np.isnan(numbers) & ~empty
         infinite = np.isinf(numbers)
         # the cells as given, for problem reports only (an object copy of the whole block)
@@ -93,7 +93,7 @@ def validate_expression(
               for cell in zip(*np.nonzero(infinite), strict=True)],
         ]:  # fmt: skip
             problems.append(
-                Problem(source, lines[work.index[i]], upper[j], _shorten(raw_values[i, j]),
+                Problem(source, lines[work.index[i]], upper[j], shorten(raw_values[i, j]),
                         reason, fix)
             )  # fmt: skip
         numbers = np.where(infinite, np.nan, numbers)
@@ -107,7 +107,7 @@ def validate_expression(
                 source, lines[idx], "sample_id", "<empty>", "empty sample id", FIXES["sample_id"]
             )
         )
-    problems += _duplicate_key_problems(work, "expression", source, lines)
+    problems += duplicate_key_problems(work, "expression", source, lines)
     if not problems and genes:
         problems += expression_scale_problems(work, scale, source, list(lines.values()))
     if problems:
@@ -133,7 +133,7 @@ def expression_scale_problems(
     finite = np.isfinite(values)
     if not finite.any():
         return []
-    lines = _line_lookup(frame, line_numbers)
+    lines = line_lookup(frame, line_numbers)
     low_at = np.unravel_index(np.nanargmin(np.where(finite, values, np.inf)), values.shape)
     high_at = np.unravel_index(np.nanargmax(np.where(finite, values, -np.inf)), values.shape)
     low, high = float(values[low_at]), float(values[high_at])

@@ -99,8 +99,8 @@ FIXES: dict[str, str] = {
     "line_number_int": "use a whole number",
 }
 
-_BOOL_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
-_BOOL_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+BOOL_TRUE_TEXTS = {"true", "t", "yes", "y", "1", "1.0"}
+BOOL_FALSE_TEXTS = {"false", "f", "no", "n", "0", "0.0"}
 
 
 def _id(nullable: bool = False, unique: bool = False, required: bool = True) -> pa.Column:
@@ -179,7 +179,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     ),
 }
 
-_NUMERIC = {
+NUMERIC_COLUMNS = {
     "age_years",
     "sample_month",
     "line_number",
@@ -187,6 +187,6 @@ _NUMERIC = {
     "cn_state",
     "time_to_resistance_months",
 }
-_INTEGER = {"line_number", "cn_state"}
-_BOOLEAN = {"resistance_observed"}
-_UPPER = {"gene", "gene_5p", "gene_3p"}
+INTEGER_COLUMNS = {"line_number", "cn_state"}
+BOOLEAN_COLUMNS = {"resistance_observed"}
+UPPER_COLUMNS = {"gene", "gene_5p", "gene_3p"}

@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sksurv.metrics import concordance_index_censored
 
-from oncoresist.contract import MECHANISMS
+from oncoresist.evaluation.metrics import bootstrap_ci, mechanism_metrics, survival_metrics
+from oncoresist.evaluation.oracle import oracle_cindex, oracle_mechanism_metrics
 
 
 @dataclass
@@ -51,7 +53,6 @@ def evaluate_mechanism(
     seed: int = 0,
 ) -> Evaluation:
     """Macro-F1, balanced accuracy, OvR AUROC, log-loss and ECE (CIs when ``n_boot`` > 0)."""
-    from oncoresist.evaluation.metrics import bootstrap_ci, mechanism_metrics
 
     metrics = mechanism_metrics(y_true, proba)
     ci = {}
@@ -97,7 +98,6 @@ def evaluate_survival(
     ``survival_fn(times) -> (n, len(times))`` gives each test row's survival curve, needed for
     the integrated Brier score.
     """
-    from oncoresist.evaluation.metrics import bootstrap_ci, survival_metrics
 
     metrics = survival_metrics(y_train, y_test, risk, survival_fn=survival_fn, times=times)
     ci = {}
@@ -160,7 +160,6 @@ def oracle_metrics(
 
     Uses the simulator's hidden truth; only called after the models are fitted.
     """
-    from oncoresist.evaluation.oracle import oracle_cindex, oracle_mechanism_metrics
 
     ids = pd.Index(treatment_ids)
     mech = oracle_mechanism_metrics(ground_truth, outcomes, treatment_ids=ids)
@@ -182,7 +181,6 @@ def subgroup_survival(
     min_rows: int = 30,
 ) -> pd.DataFrame:
     """Harrell C-index per setting for the model (and the oracle's true risk when given)."""
-    from sksurv.metrics import concordance_index_censored
 
     rows = []
     event = y_test[y_test.dtype.names[0]]
@@ -212,7 +210,6 @@ def subgroup_mechanism(
     min_rows: int = 30,
 ) -> pd.DataFrame:
     """Mechanism macro-F1 and log-loss per setting (labelled test rows)."""
-    from oncoresist.evaluation.metrics import mechanism_metrics
 
     rows = []
     for setting in sorted(pd.unique(settings)):
@@ -269,7 +266,6 @@ def comparison_table(evaluations: list[Evaluation], oracle: dict[str, float]) ->
 
 
 __all__ = [
-    "MECHANISMS",
     "Evaluation",
     "comparison_table",
     "evaluate_mechanism",

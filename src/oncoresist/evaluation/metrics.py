@@ -23,15 +23,12 @@ from sksurv.metrics import (
 
 from oncoresist.contract import MECHANISMS
 from oncoresist.exceptions import InputDataError
-from oncoresist.models.splits import cv_folds, make_split_plan
 
 __all__ = [
     "BootstrapCI",
     "MetricDict",
     "bootstrap_ci",
-    "cv_folds",
     "expected_calibration_error",
-    "make_split_plan",
     "mechanism_metrics",
     "ratio_to_oracle",
     "reliability_table",

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score, log_loss
+from sksurv.metrics import concordance_index_censored
 
 from oncoresist.contract import MECHANISMS
 
@@ -74,7 +76,6 @@ def oracle_mechanism_metrics(
 
 
 def _mechanism_on(data: pd.DataFrame) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score, log_loss
 
     data = _labelled(data)
     if data.empty:
@@ -106,7 +107,6 @@ def oracle_cindex(
 
 
 def _cindex_on(data: pd.DataFrame) -> float:
-    from sksurv.metrics import concordance_index_censored
 
     event = data["resistance_observed"].astype(bool).to_numpy()
     if not event.any():

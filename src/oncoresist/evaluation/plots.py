@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from sklearn.calibration import calibration_curve
 from sklearn.metrics import ConfusionMatrixDisplay
 from sksurv.nonparametric import kaplan_meier_estimator
 
@@ -100,7 +101,6 @@ def confusion_matrix_figure(y_true: Sequence[str], y_pred: Sequence[str]) -> Fig
 
 def reliability_diagram(y_true: Sequence[str], proba: np.ndarray, n_bins: int = 10) -> Figure:
     """Reliability of the mechanism probabilities: one line per class (one-vs-rest)."""
-    from sklearn.calibration import calibration_curve
 
     y_true = np.asarray(y_true)
     fig, ax = plt.subplots(figsize=(5, 5))

@@ -30,31 +30,23 @@ from oncoresist.explain.drivers import (  # re-exported: the public API lives he
     SURVIVAL_MODEL,
     Driver,
     Reader,
-    describe,
     group_matrix,
-    sentence_for,
     top_drivers,
 )
+from oncoresist.models.checks import as_feature_matrix, xgboost_feature_names
 
 __all__ = [
     "DRIVER_COLUMNS",
-    "SURVIVAL_MODEL",
-    "Driver",
     "Explanation",
-    "Reader",
-    "describe",
     "driver_text",
     "drivers_table",
     "explain_features",
     "global_importance",
-    "group_matrix",
     "mechanism_contributions",
     "predicted_mechanisms",
-    "sentence_for",
     "shap_cross_check",
     "survival_contributions",
     "survival_scale",
-    "top_drivers",
     "top_drivers_text",
 ]
 
@@ -72,9 +64,8 @@ DRIVER_COLUMNS = (
 
 
 def _dmatrix(model: Any, features: pd.DataFrame) -> Any:
-    import xgboost as xgb
+    import xgboost as xgb  # noqa: PLC0415
 
-    from oncoresist.models.checks import as_feature_matrix, xgboost_feature_names
 
     names = list(getattr(model, "feature_names_in_", features.columns))
     matrix, names = as_feature_matrix(features, names)
@@ -137,7 +128,7 @@ def shap_cross_check(booster: Any, features: pd.DataFrame) -> np.ndarray:
     Never use the interventional explainer (background data) on the multi-class model: in
     shap 0.51 it applies class 0's intercept to every class.
     """
-    import shap
+    import shap  # noqa: PLC0415
 
     values = np.asarray(
         shap.TreeExplainer(booster).shap_values(features.to_numpy(dtype=np.float64))

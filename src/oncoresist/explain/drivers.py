@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from oncoresist.features.names import describe as describe_spec
+
 SURVIVAL_MODEL = "time_to_resistance"
 
 
@@ -56,7 +58,6 @@ class Reader:
         """Human reading of one feature value ("MET amplification", "line 2")."""
         spec = self._specs.get(feature)
         if spec is not None:
-            from oncoresist.features.names import describe as describe_spec
 
             return describe_spec(spec, float(value), expression=self._mode)
         return describe(self.builder, feature, value)

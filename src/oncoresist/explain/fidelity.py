@@ -32,8 +32,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
-from oncoresist.explain.attributions import SURVIVAL_MODEL, Explanation, explain_features, group_matrix
+from oncoresist.explain.attributions import Explanation, explain_features
+from oncoresist.explain.drivers import SURVIVAL_MODEL, group_matrix
+from oncoresist.io.inputs import read_cohort
+from oncoresist.knowledge.annotate import annotate_treatments
+from oncoresist.knowledge.programs import load_signatures
+from oncoresist.simulate.cohort import simulate_cohort
+from oncoresist.simulate.draw import mechanism_shifts
+from oncoresist.simulate.observe import truth_features
+from oncoresist.simulate.output import SIMULATION_FILE
+from oncoresist.simulate.params import SimulationParams
+from oncoresist.tracking import store as tracking
 
 #: Feature kinds drivers are ranked among (treatment, setting and clinical excluded).
 RANKED_KINDS = ("genomic", "expression", "program", "knowledge")
@@ -93,7 +104,6 @@ class FidelityReport:
 
 def cause_groups(cause: PlantedCause, builder: Any, signatures: dict | None = None) -> list[str]:
     """Feature groups of the builder that carry ``cause`` (see the module docstring)."""
-    from oncoresist.knowledge.programs import load_signatures
 
     groups = builder.feature_groups_
     wanted: set[str] = set()
@@ -115,7 +125,6 @@ def cause_groups(cause: PlantedCause, builder: Any, signatures: dict | None = No
 
 
 def _applies(cause: PlantedCause, setting: Any, params: Any) -> bool:
-    from oncoresist.simulate.draw import mechanism_shifts
 
     if cause.output == SURVIVAL_MODEL:
         return any(r.feature == cause.truth_feature for r in setting.risk_factors)
@@ -263,14 +272,7 @@ def simulation_truth(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], Any
     ``simulation.yaml`` (same parameters and settings: calibration is deterministic), and the
     features are read back from the written tables, never from ``ground_truth.parquet``.
     """
-    import yaml
 
-    from oncoresist.io.inputs import read_cohort
-    from oncoresist.knowledge.annotate import annotate_treatments
-    from oncoresist.simulate.cohort import simulate_cohort
-    from oncoresist.simulate.observe import truth_features
-    from oncoresist.simulate.output import SIMULATION_FILE
-    from oncoresist.simulate.params import SimulationParams
 
     folder = Path(data_dir)
     meta = yaml.safe_load((folder / SIMULATION_FILE).read_text())
@@ -307,7 +309,6 @@ def fidelity_for_training(
 
 def log_fidelity(report: FidelityReport) -> None:
     """Log ``fidelity_*`` metrics and the two tables to the active MLflow run."""
-    from oncoresist.tracking import store as tracking
 
     tracking.log_metrics({k: v for k, v in report.metrics.items() if v == v})
     tracking.log_frame(report.causes, "explain/fidelity_causes.csv")

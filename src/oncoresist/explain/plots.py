@@ -16,6 +16,7 @@ mlflow).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,9 @@ import numpy as np
 import pandas as pd
 
 from oncoresist.contract import MECHANISMS
-from oncoresist.explain.attributions import SURVIVAL_MODEL, Explanation, explain_features, global_importance
+from oncoresist.explain.attributions import Explanation, explain_features, global_importance
+from oncoresist.explain.drivers import SURVIVAL_MODEL
+from oncoresist.tracking import store as tracking
 
 #: Features shown in a beeswarm / bar chart, and dependence plots drawn per model.
 MAX_DISPLAY = 15
@@ -40,14 +43,14 @@ class GlobalExplanations:
 
     def close(self) -> None:
         """Close every figure (free memory when they were not logged)."""
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # noqa: PLC0415
 
         for figure in self.figures.values():
             plt.close(figure)
 
 
 def _shap_explanation(values: np.ndarray, base: np.ndarray, features: pd.DataFrame) -> Any:
-    import shap
+    import shap  # noqa: PLC0415
 
     return shap.Explanation(
         values=values,
@@ -59,7 +62,7 @@ def _shap_explanation(values: np.ndarray, base: np.ndarray, features: pd.DataFra
 
 def _draw(plot: Any, *args: Any, title: str, **kwargs: Any) -> Any:
     """Run one shap plot on a fresh figure and return that figure (never shown)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     before = set(plt.get_fignums())
     plt.figure()
@@ -74,7 +77,7 @@ def _draw(plot: Any, *args: Any, title: str, **kwargs: Any) -> Any:
 
 def _bar_chart(table: pd.DataFrame, max_display: int) -> Any:
     """Mean |SHAP| of the top features: mechanism (stacked by class) and time to resistance."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 0.35 * max_display + 1.8))
     mech = table.nlargest(max_display, "mechanism:all")[::-1]
@@ -121,7 +124,7 @@ def global_explanations(
         ``explain/dependence_<model>_<n>.png``; ``tables`` keyed
         ``explain/global_importance.csv`` and ``explain/global_importance_groups.csv``.
     """
-    import shap
+    import shap  # noqa: PLC0415
 
     explanation = explanation or explain_features(bundle, features)
     out = GlobalExplanations(n_rows=len(features))
@@ -181,9 +184,7 @@ def log_global_explanations(
 
     The figures are closed once logged; the tables stay in the returned object.
     """
-    from contextlib import nullcontext
 
-    from oncoresist.tracking import store as tracking
 
     with timer.stage("shap") if timer is not None else nullcontext():
         result = global_explanations(bundle, features_test)

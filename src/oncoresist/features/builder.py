@@ -56,7 +56,7 @@ from oncoresist.features.inputs import (
 )
 from oncoresist.features.knowledge import KB_FEATURES, catalogued, knowledge_counts
 from oncoresist.features.names import FeatureSpec, describe, feature_name
-from oncoresist.features.profiles import gc_paused
+from oncoresist.features.profile_text import gc_paused
 
 __all__ = ["FeatureBuilder"]
 

@@ -27,7 +27,7 @@ from oncoresist.contract.alterations import (
 )
 from oncoresist.exceptions import InputDataError, Problem
 from oncoresist.features.names import FeatureSpec, feature_name
-from oncoresist.features.profiles import fusion_token
+from oncoresist.features.profile_text import fusion_token
 
 __all__ = [
     "GENOMIC_FAMILIES",

@@ -15,7 +15,9 @@ import pandas as pd
 
 from oncoresist.contract import expression_scale_problems
 from oncoresist.exceptions import InputDataError, Problem
-from oncoresist.features.profiles import EXPRESSION_PREFIX, annotate_profiles
+from oncoresist.features.profile_text import EXPRESSION_PREFIX
+from oncoresist.features.profiles import annotate_profiles
+from oncoresist.knowledge.programs import PROGRAM_PREFIX, Signature, load_signatures, program_scores
 
 __all__ = [
     "CATEGORY_FAMILIES",
@@ -238,7 +240,6 @@ def resolve_signatures(source: Mapping | str | Path | None):
     A mapping may hold :class:`~oncoresist.knowledge.programs.Signature` objects or
     ``{"up": [...], "down": [...]}`` dicts.
     """
-    from oncoresist.knowledge.programs import Signature, load_signatures
 
     if source is None or isinstance(source, str | Path):
         return load_signatures(source)
@@ -255,7 +256,6 @@ def resolve_signatures(source: Mapping | str | Path | None):
 
 def program_frame(profiles: pd.DataFrame, signatures: Mapping) -> pd.DataFrame:
     """Program scores of each row (columns = program names, positional index)."""
-    from oncoresist.knowledge.programs import PROGRAM_PREFIX, program_scores
 
     columns = expression_map(profiles)
     bare = profiles[list(columns.values())].astype(float).reset_index(drop=True)

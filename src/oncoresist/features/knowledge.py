@@ -23,6 +23,12 @@ import pandas as pd
 
 from oncoresist.exceptions import UnknownDrugError
 from oncoresist.features.genomic import GenomicEvents
+from oncoresist.knowledge.drugs import resolve_drug
+from oncoresist.knowledge.resistance import (
+    known_resistance,
+    load_resistance_catalogue,
+    resistance_catalogue,
+)
 
 __all__ = ["KB_FEATURES", "alteration_queries", "catalogued", "knowledge_counts"]
 
@@ -99,7 +105,6 @@ class _Catalogue:
     """
 
     def __init__(self) -> None:
-        from oncoresist.knowledge.annotate import load_resistance_catalogue, resistance_catalogue
 
         self._catalogue = load_resistance_catalogue()
         self._genes = set(resistance_catalogue()["gene"])
@@ -116,7 +121,6 @@ class _Catalogue:
         """Catalogue entries for an alteration, any drug (empty for uncatalogued genes)."""
         key = (gene, alteration)
         if key not in self._entries:
-            from oncoresist.knowledge.annotate import known_resistance
 
             found = known_resistance(gene, alteration) if self.has_gene(gene) else []
             self._entries[key] = tuple(found)
@@ -125,7 +129,6 @@ class _Catalogue:
     def regimen(self, drug: str) -> tuple[set[str], set[str]]:
         """Canonical component names and classes of a regimen (unknown components skipped)."""
         if drug not in self._regimens:
-            from oncoresist.knowledge.annotate import resolve_drug
 
             names: set[str] = set()
             classes: set[str] = set()

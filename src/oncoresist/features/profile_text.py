@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from oncoresist.contract.alterations import normalise_fusion_variant, normalise_protein_change
 from oncoresist.contract import Cohort
+from oncoresist.contract.alterations import normalise_fusion_variant, normalise_protein_change
 
 __all__ = [
     "CN_STATE_WORDS",

@@ -29,21 +29,18 @@ import pandas as pd
 from oncoresist.contract import Cohort, baseline_samples
 from oncoresist.exceptions import InputDataError, Problem
 from oncoresist.features.profile_text import (
-    CN_STATE_WORDS,
     EXPRESSION_PREFIX,
     cna_text,
     fusion_text,
-    fusion_token,
     gc_paused,
     mean_expression,
     mutation_text,
     panel_text,
     positions,
 )
+from oncoresist.knowledge.annotate import annotate_treatments
 
 __all__ = [
-    "CN_STATE_WORDS",
-    "EXPRESSION_PREFIX",
     "PROFILE_ALTERATION_COLUMNS",
     "PROFILE_COLUMNS",
     "PROFILE_ID_COLUMNS",
@@ -53,8 +50,6 @@ __all__ = [
     "annotate_profiles",
     "cohort_to_profiles",
     "expression_columns",
-    "fusion_token",
-    "gc_paused",
     "outcomes_for_profiles",
 ]
 
@@ -137,7 +132,6 @@ def annotate_profiles(
         if c not in out.columns or (c != "generation" and out[c].isna().any())
     ]
     if needs:
-        from oncoresist.knowledge.annotate import annotate_treatments
 
         keys = ["cancer_type", "drug", "line_number"]
         rows = out[keys].astype(object)

@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from oncoresist.contract.alterations import normalise_protein_change
 from oncoresist.contract import (
     COLUMNS,
     EXPRESSION_SCALES,
@@ -31,8 +30,10 @@ from oncoresist.contract import (
     validate_expression,
     validate_table,
 )
+from oncoresist.contract.alterations import normalise_protein_change
 from oncoresist.exceptions import InputDataError, Problem
-from oncoresist.io.tables import atomic_write, read_table, write_table
+from oncoresist.io.files import atomic_write
+from oncoresist.io.tables import read_table, write_table
 
 __all__ = [
     "CANONICAL_EXTENSIONS",

@@ -11,6 +11,7 @@ here, so a changed upstream file fails loudly instead of silently changing resul
 from __future__ import annotations
 
 import hashlib
+import io
 import subprocess
 import sys
 import tarfile
@@ -21,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from oncoresist.exceptions import OncoresistError
+from oncoresist.io.files import atomic_write
 
 DEFAULT_CACHE = Path("data/external")
 
@@ -142,7 +144,6 @@ def fetch_gdsc(cache_dir: str | Path = DEFAULT_CACHE, force: bool = False) -> di
     folder = _gdsc_dir(cache_dir)
     downloads = folder / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
-    from oncoresist.io.inputs import atomic_write
 
     for source in GDSC_SOURCES:
         wanted = {m: v for m, v in source.members.items() if force or not _valid(folder, *v)}
@@ -172,7 +173,6 @@ def load_gdsc(cache_dir: str | Path = DEFAULT_CACHE) -> dict[str, pd.DataFrame]:
     DatasetFetchError
         A file is missing (run ``oncoresist datasets fetch gdsc``) or fails its checksum.
     """
-    import io
 
     folder = _gdsc_dir(cache_dir)
     frames = {}

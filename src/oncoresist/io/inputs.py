@@ -23,41 +23,20 @@ from oncoresist.exceptions import InputDataError, Problem
 from oncoresist.io.canonical import (
     is_canonical_folder,
     read_canonical_folder,
-    write_canonical_folder,
 )
-from oncoresist.io.cbioportal.tables import DuplicateGeneWarning, TimepointAssumedWarning
-from oncoresist.io.cbioportal.write import write_cbioportal_study
 from oncoresist.io.cbioportal.study import (
     is_cbioportal_study,
-    list_expression_profiles,
     read_cbioportal_study,
 )
 from oncoresist.io.profiles import (
-    ProfileSheet,
-    iter_profile_chunks,
-    profiles_to_cohort,
     read_profile_sheet,
 )
-from oncoresist.io.tables import TABLE_EXTENSIONS, atomic_write, read_table, write_table
+from oncoresist.io.tables import TABLE_EXTENSIONS
 
 __all__ = [
-    "DuplicateGeneWarning",
     "InputForm",
-    "ProfileSheet",
-    "TimepointAssumedWarning",
-    "atomic_write",
     "detect_input_form",
-    "iter_profile_chunks",
-    "list_expression_profiles",
-    "profiles_to_cohort",
-    "read_canonical_folder",
-    "read_cbioportal_study",
     "read_cohort",
-    "read_profile_sheet",
-    "read_table",
-    "write_canonical_folder",
-    "write_cbioportal_study",
-    "write_table",
 ]
 
 InputForm = Literal["canonical", "cbioportal", "profiles"]

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from oncoresist.contract import LOG2_TPM_MAX, Cohort, empty_table, validate_cohort
 from oncoresist.contract.alterations import (
     parse_cna_list,
     parse_fusion_list,
     parse_mutation_list,
     variant_class_of,
 )
-from oncoresist.contract import LOG2_TPM_MAX, Cohort, empty_table, validate_cohort
 from oncoresist.exceptions import Problem
 from oncoresist.io.canonical import NUMERIC_MISSING
 from oncoresist.io.tables import _cell_text

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from oncoresist.contract import Cohort
 from oncoresist.exceptions import InputDataError, Problem
@@ -32,7 +33,6 @@ from oncoresist.io.tables import DELIMITED, read_table, typed_to_text
 __all__ = [
     "EXPR_PREFIX",
     "OPTIONAL_COLUMNS",
-    "REQUIRED_COLUMNS",
     "ProfileSheet",
     "iter_profile_chunks",
     "profiles_to_cohort",
@@ -208,7 +208,6 @@ def iter_profile_chunks(path: str | os.PathLike[str], chunk_size: int) -> Iterat
             yield records_to_frame(header, batch, path.name, header_line)
         return
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
 
         if not path.is_file() or path.stat().st_size == 0:
             read_table(path)  # raises the standard "not found" / "empty file" error

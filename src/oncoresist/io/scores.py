@@ -8,12 +8,16 @@ exception, Ctrl-C or SIGTERM) leaves neither a partial output nor a temporary fi
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 #: Spreadsheets run a cell starting with one of these as a formula (CSV/XLSX injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -83,8 +87,6 @@ def terminate_as_interrupt() -> Iterator[Termination]:
     Only the main thread can install a handler, so elsewhere (notebook workers, servers)
     nothing changes; a signal the process ignores (SIGINT in a background job) stays ignored.
     """
-    import signal
-    import threading
 
     termination = Termination()
     if threading.current_thread() is not threading.main_thread():
@@ -127,8 +129,6 @@ class ChunkWriter:
             )
             self._wrote_header = True
         elif self.fmt == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
 
             table = pa.Table.from_pandas(stable_types(frame), preserve_index=False)
             if self._parquet is None:

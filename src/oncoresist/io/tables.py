@@ -10,11 +10,9 @@ record in :mod:`oncoresist.io.delimited`.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +20,11 @@ import pandas as pd
 
 from oncoresist.exceptions import InputDataError, Problem
 from oncoresist.io.delimited import iter_delimited_records, records_to_frame
+from oncoresist.io.files import atomic_write
 
 __all__ = [
     "DELIMITED",
     "TABLE_EXTENSIONS",
-    "atomic_write",
     "read_table",
     "typed_to_text",
     "write_table",
@@ -34,48 +32,6 @@ __all__ = [
 
 DELIMITED = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".maf": "\t"}
 TABLE_EXTENSIONS = (".csv", ".tsv", ".txt", ".parquet", ".xlsx")
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[object]:
-    """Open a temporary file beside ``path``; on success fsync and rename it onto ``path``.
-
-    A reader never sees a half-written file, and an error leaves any previous file intact
-    (the temporary file is removed).
-
-    Parameters
-    ----------
-    path : path-like
-        Final location. Its folder must exist.
-    mode : {"w", "wb"}
-        Text (UTF-8, ``\\n`` newlines) or binary.
-
-    Yields
-    ------
-    file object
-        Write to it; it is closed for you.
-    """
-    target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
-    # mkstemp creates 0600 files; give the result the permissions any new file would get.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(fd, 0o666 & ~umask)
-    try:
-        if "b" in mode:
-            handle = os.fdopen(fd, mode)
-        else:
-            handle = os.fdopen(fd, mode, encoding="utf-8", newline="")
-        with handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:

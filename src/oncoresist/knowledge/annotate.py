@@ -26,53 +26,29 @@ from typing import Any, Literal, overload
 import pandas as pd
 from pydantic import Field, model_validator
 
+from oncoresist.exceptions import InputDataError, Problem, UnknownDrugError
 from oncoresist.knowledge import drugs as _drugs
 from oncoresist.knowledge import resistance as _resistance
 from oncoresist.knowledge.drugs import (
-    DrugCatalogue,
-    DrugInfo,
     Regimen,
     Strict,
     config_problem,
     is_missing,
     knowledge_folder,
-    known_drug_names,
     load_drug_catalogue,
     match_key,
     read_model,
-    resolve_drug,
-    resolve_regimen,
-)
-from oncoresist.exceptions import InputDataError, Problem, UnknownDrugError
-from oncoresist.knowledge.resistance import (
-    KnownResistance,
-    known_resistance,
-    known_resistance_for_profile,
-    load_resistance_catalogue,
-    resistance_catalogue,
 )
 
 __all__ = [
     "DERIVED_COLUMNS",
-    "DrugCatalogue",
-    "DrugInfo",
-    "KnownResistance",
-    "Regimen",
     "SettingRule",
     "annotate_treatments",
     "cancer_types",
     "clear_cache",
     "derive_setting",
     "is_known_cancer_type",
-    "known_drug_names",
-    "known_resistance",
-    "known_resistance_for_profile",
-    "load_drug_catalogue",
-    "load_resistance_catalogue",
     "normalise_cancer_type",
-    "resistance_catalogue",
-    "resolve_drug",
-    "resolve_regimen",
     "setting_rules",
 ]
 

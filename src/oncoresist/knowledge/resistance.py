@@ -28,6 +28,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import Field
 
+from oncoresist.contract import MECHANISMS
 from oncoresist.knowledge.drugs import (
     Regimen,
     Strict,
@@ -254,7 +255,6 @@ class ResistanceCatalogue:
 
 @functools.lru_cache(maxsize=8)
 def _load(directory: str) -> ResistanceCatalogue:
-    from oncoresist.contract import MECHANISMS  # pandera is heavy: import only when loading
 
     path = Path(directory) / RESISTANCE_FILE
     spec = read_model(path, _ResistanceFile)

@@ -23,8 +23,8 @@ from sksurv.ensemble import RandomSurvivalForest
 from sksurv.linear_model import CoxnetSurvivalAnalysis
 from sksurv.util import Surv
 
-from oncoresist.models.checks import as_feature_matrix, check_times, step_function_at
 from oncoresist.exceptions import ConfigError, InputDataError
+from oncoresist.models.checks import as_feature_matrix, check_times, step_function_at
 from oncoresist.models.survival import EVENT_FIELD, TIME_FIELD, unpack_survival_target
 
 

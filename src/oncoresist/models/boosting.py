@@ -48,7 +48,7 @@ def train(
 
     Parameters and return value are those of ``xgboost.train``.
     """
-    import xgboost as xgb
+    import xgboost as xgb  # noqa: PLC0415
 
     client = _CLIENT.get()
     if client is None:
@@ -60,7 +60,7 @@ def train(
             early_stopping_rounds=early_stopping_rounds,
             verbose_eval=verbose_eval,
         )
-    from xgboost import dask as dxgb
+    from xgboost import dask as dxgb  # noqa: PLC0415
 
     # Each worker boosts with its own thread count: an ``nthread`` here (the model's n_jobs,
     # meant for one machine) would override it on every worker and oversubscribe its cores.
@@ -86,8 +86,8 @@ def to_dask_matrix(client: Any, dmatrix: Any) -> Any:
     Missing cells stay missing (the CSR of a DMatrix omits exactly its missing values);
     labels and survival bounds travel with their rows.
     """
-    import dask.array as da
-    from xgboost import dask as dxgb
+    import dask.array as da  # noqa: PLC0415
+    from xgboost import dask as dxgb  # noqa: PLC0415
 
     n_rows, n_cols = dmatrix.num_row(), dmatrix.num_col()
     csr = dmatrix.get_data()

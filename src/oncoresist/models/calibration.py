@@ -18,8 +18,8 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from oncoresist.contract import MECHANISMS
-from oncoresist.exceptions import ConfigError
 from oncoresist.evaluation.metrics import expected_calibration_error, reliability_table
+from oncoresist.exceptions import ConfigError
 
 #: "auto" applies temperature scaling only if out-of-fold log-loss drops by at least this
 #: many nats: smaller gains are within fold-to-fold noise for an already calibrated model.

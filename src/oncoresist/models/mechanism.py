@@ -25,11 +25,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from oncoresist.contract import MECHANISMS
+from oncoresist.exceptions import ConfigError, InputDataError, TrainingDataError
 from oncoresist.models import boosting
 from oncoresist.models.calibration import choose_calibration, isotonic_probabilities
 from oncoresist.models.checks import as_feature_matrix, xgboost_feature_names
-from oncoresist.contract import MECHANISMS
-from oncoresist.exceptions import ConfigError, InputDataError, TrainingDataError
 
 CALIBRATIONS = ("auto", "none", "temperature", "isotonic")
 

@@ -25,6 +25,7 @@ from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model.coxph import BreslowEstimator
 from sksurv.util import Surv
 
+from oncoresist.exceptions import ConfigError, InputDataError, TrainingDataError
 from oncoresist.models import boosting
 from oncoresist.models.checks import (
     as_feature_matrix,
@@ -32,7 +33,6 @@ from oncoresist.models.checks import (
     step_function_at,
     xgboost_feature_names,
 )
-from oncoresist.exceptions import ConfigError, InputDataError, TrainingDataError
 
 #: Field names of the survival target (same words as the outcomes table).
 EVENT_FIELD = "resistance_observed"

@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from oncoresist.evaluation.metrics import mechanism_metrics, survival_metrics
+from oncoresist.features.builder import FeatureBuilder
 from oncoresist.models.config import TrainingConfig
+from oncoresist.models.mechanism import MechanismClassifier
+from oncoresist.models.splits import cv_folds
+from oncoresist.models.survival import TimeToResistanceModel, make_survival_target
 
 if TYPE_CHECKING:
     from oncoresist.pipelines.train import TrainingData
@@ -34,7 +39,6 @@ def _quiet(_stage: str, _fraction: float | None = None) -> None:
 
 def make_feature_builder(config: TrainingConfig) -> Any:
     """A fresh FeatureBuilder from the config."""
-    from oncoresist.features.builder import FeatureBuilder
 
     f = config.features
     return FeatureBuilder(
@@ -49,7 +53,6 @@ def make_feature_builder(config: TrainingConfig) -> Any:
 
 def make_mechanism_model(config: TrainingConfig, **overrides: Any) -> Any:
     """A fresh MechanismClassifier with config values (and grid overrides)."""
-    from oncoresist.models.mechanism import MechanismClassifier
 
     params = config.mechanism.model_dump(exclude={"grid", "exclude_feature_kinds"})
     params.update(overrides)
@@ -58,7 +61,6 @@ def make_mechanism_model(config: TrainingConfig, **overrides: Any) -> Any:
 
 def make_survival_model(config: TrainingConfig, **overrides: Any) -> Any:
     """A fresh TimeToResistanceModel with config values (and grid overrides)."""
-    from oncoresist.models.survival import TimeToResistanceModel
 
     params = config.survival.model_dump(exclude={"grid"})
     params.update(overrides)
@@ -110,8 +112,6 @@ def cross_validate(
     Hyperparameters are chosen by mean validation log-loss (mechanism) and Harrell C-index
     (survival).
     """
-    from oncoresist.evaluation.metrics import cv_folds, mechanism_metrics, survival_metrics
-    from oncoresist.models.survival import make_survival_target
 
     profiles = data.profiles.iloc[train_rows].reset_index(drop=True)
     outcomes = data.outcomes.iloc[train_rows].reset_index(drop=True)

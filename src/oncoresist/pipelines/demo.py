@@ -12,7 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from oncoresist.features.profiles import cohort_to_profiles
+from oncoresist.io.canonical import write_canonical_folder
+from oncoresist.io.tables import write_table
+from oncoresist.knowledge.annotate import annotate_treatments
 from oncoresist.paths import demo_dir
+from oncoresist.simulate.cohort import simulate_cohort
 
 DEMO_SEED = 2024
 DEMO_SIZE = 36
@@ -40,10 +45,6 @@ def make_demo(
     The simulator's hidden truth is not written: the demo is an input example, not a
     benchmark.
     """
-    from oncoresist.io.inputs import write_canonical_folder, write_table
-    from oncoresist.knowledge.annotate import annotate_treatments
-    from oncoresist.features.profiles import cohort_to_profiles
-    from oncoresist.simulate.cohort import simulate_cohort
 
     out = Path(out_dir) if out_dir else demo_dir()
     cohort = simulate_cohort(n=n, seed=seed).cohort

@@ -17,7 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from oncoresist.evaluation.heldout import comparison_table
 from oncoresist.exceptions import TrainingDataError
+from oncoresist.models.survival import make_survival_target
+from oncoresist.pipelines.heldout import evaluate_held_out, log_held_out
+from oncoresist.pipelines.train import load_training_data
+from oncoresist.tracking import store as tracking
+from oncoresist.tracking.registry import load_bundle
 
 #: Experiment used when neither the caller nor the model's training config names one.
 DEFAULT_EXPERIMENT = "oncoresist"
@@ -83,12 +89,6 @@ def evaluate_model(
         When no treatment has an outcome, every one is censored, or none has a mechanism
         label (nothing to evaluate).
     """
-    from oncoresist.tracking import store as tracking
-    from oncoresist.evaluation.heldout import comparison_table
-    from oncoresist.tracking.registry import load_bundle
-    from oncoresist.models.survival import make_survival_target
-    from oncoresist.pipelines.heldout import evaluate_held_out, log_held_out
-    from oncoresist.pipelines.train import load_training_data
 
     bundle = load_bundle(model, uri=tracking_uri)
     cohort = load_training_data(data)

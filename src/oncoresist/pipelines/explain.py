@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from oncoresist.exceptions import InputDataError, Problem
+from oncoresist.exceptions import InputDataError, OutputExistsError, Problem
+from oncoresist.explain.attributions import drivers_table, explain_features
+from oncoresist.features.profiles import cohort_to_profiles
+from oncoresist.io.files import atomic_write
+from oncoresist.io.inputs import detect_input_form, read_cohort
+from oncoresist.io.profiles import profiles_to_cohort
+from oncoresist.io.tables import read_table, write_table
+from oncoresist.knowledge.annotate import annotate_treatments
+from oncoresist.pipelines.score import resolve_bundle
+from oncoresist.report.build import DEFAULT_MAX_PATIENTS, build_report
 
 
 @dataclass
@@ -47,7 +56,6 @@ class ReportJob:
 
 
 def _refuse_existing(out: Path, overwrite: bool) -> None:
-    from oncoresist.exceptions import OutputExistsError
 
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
@@ -55,10 +63,6 @@ def _refuse_existing(out: Path, overwrite: bool) -> None:
 
 def read_profiles(input_path: str | Path) -> tuple[pd.DataFrame, list[Problem], int]:
     """Annotated profile frame of any input, with the rows (or drugs) rejected and rows read."""
-    from oncoresist.io.inputs import detect_input_form, read_cohort, read_table
-    from oncoresist.io.profiles import profiles_to_cohort
-    from oncoresist.knowledge.annotate import annotate_treatments
-    from oncoresist.features.profiles import cohort_to_profiles
 
     path = Path(input_path)
     rejected: list[Problem] = []
@@ -101,9 +105,6 @@ def explain_file(
     InputDataError
         No row of the input can be read or explained.
     """
-    from oncoresist.explain.attributions import drivers_table, explain_features
-    from oncoresist.io.inputs import write_table
-    from oncoresist.pipelines.score import resolve_bundle
 
     out = Path(out)
     _refuse_existing(out, overwrite)
@@ -138,9 +139,6 @@ def report_file(
     InputDataError
         Nothing could be scored, or a requested patient is not among the scored rows.
     """
-    from oncoresist.io.inputs import atomic_write
-    from oncoresist.report.build import DEFAULT_MAX_PATIENTS, build_report
-    from oncoresist.pipelines.score import resolve_bundle
 
     out = Path(out)
     _refuse_existing(out, overwrite)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from oncoresist.contract import MECHANISMS
+from oncoresist.evaluation import plots
 from oncoresist.evaluation.heldout import (
     Evaluation,
     comparison_table,
@@ -24,6 +25,9 @@ from oncoresist.evaluation.heldout import (
     subgroup_mechanism,
     subgroup_survival,
 )
+from oncoresist.models.baselines import CoxPHBaseline, RSFBaseline
+from oncoresist.models.mechanism import LogisticBaseline
+from oncoresist.tracking import store as tracking
 
 
 @dataclass
@@ -156,8 +160,6 @@ def log_held_out(
 
     ``metric_names(name) -> name`` renames metrics (the evaluation run's ``eval_`` names).
     """
-    from oncoresist.evaluation import plots
-    from oncoresist.tracking import store as tracking
 
     rename = metric_names or (lambda name: name)
     tracking.log_metrics({rename(k): v for k, v in held.metrics.items()})
@@ -201,7 +203,6 @@ def evaluate_and_log(
     report: Any,
 ) -> EvaluationOutcome:
     """Evaluate the XGBoost models (with CIs) and the baselines on the test split; log all."""
-    from oncoresist.tracking import store as tracking
 
     times = config.evaluation.times_months
     with timer.stage("evaluation"):
@@ -269,9 +270,6 @@ def _baselines(
 
     The mechanism baseline sees the same features as the XGBoost mechanism model.
     """
-    from oncoresist.tracking import store as tracking
-    from oncoresist.models.mechanism import LogisticBaseline
-    from oncoresist.models.baselines import CoxPHBaseline, RSFBaseline
 
     b = config.baselines
     specs: list[tuple[str, str, Any]] = []

@@ -8,6 +8,7 @@ interrupted run leaves no partial file.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +17,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oncoresist.exceptions import OutputExistsError, Problem
-from oncoresist.io.scores import FORMULA_PREFIXES, for_people  # noqa: F401 (public here too)
+from oncoresist.exceptions import InputDataError, ModelLoadError, OutputExistsError, Problem
+from oncoresist.io.inputs import detect_input_form, read_cohort
+from oncoresist.io.profiles import iter_profile_chunks
 from oncoresist.io.scores import ChunkWriter as _ChunkWriter
 from oncoresist.io.scores import atomic_path as _atomic_path
-from oncoresist.io.scores import stable_types as _stable_types  # noqa: F401 (dask_scoring)
+from oncoresist.io.scores import for_people
 from oncoresist.io.scores import terminate_as_interrupt as _terminate_as_interrupt
+from oncoresist.io.tables import DELIMITED, read_table
+from oncoresist.models.bundle import BUNDLE_FILE, ResistanceBundle
 from oncoresist.scoring.engine import ScoreResult, problems_frame, score_cohort, score_profiles
+from oncoresist.tracking.registry import load_bundle
 
 DEFAULT_MODEL = "models:/oncoresist@champion"
 EXPORTED_CHAMPION = Path("models/oncoresist-champion")
@@ -69,12 +74,10 @@ def resolve_bundle(reference: str, tracking_uri: str | None = None) -> tuple[Any
     A folder holding a saved or exported bundle is read without importing MLflow (seconds of
     cold start saved); registry and run references go through :mod:`oncoresist.tracking.registry`.
     """
-    from oncoresist.exceptions import ModelLoadError
 
     local = _local_bundle(Path(reference))
     if local is not None:
         return local, reference
-    from oncoresist.tracking.registry import load_bundle
 
     try:
         return load_bundle(reference, uri=tracking_uri), reference
@@ -90,9 +93,7 @@ def _local_bundle(folder: Path) -> Any | None:
     Returns None for anything else, which :func:`oncoresist.tracking.registry.load_bundle` then reads
     (or explains why it cannot).
     """
-    import json
 
-    from oncoresist.models.bundle import BUNDLE_FILE, ResistanceBundle
 
     if not folder.is_dir():
         return None
@@ -138,7 +139,6 @@ def score_file(
     ModelLoadError
         The model reference does not resolve.
     """
-    from oncoresist.io.inputs import detect_input_form
 
     input_path, out = Path(input_path), Path(out)
     fmt = output_format(out, fmt)
@@ -198,7 +198,6 @@ def _results(
     chunk_size: int,
     expression_profile: str | None,
 ) -> Iterator[ScoreResult]:
-    from oncoresist.io.inputs import iter_profile_chunks, read_cohort, read_table
 
     scored_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     if form == "profiles":
@@ -221,7 +220,6 @@ def _results(
                 scored_at=scored_at,
             )
         if not any_rows:
-            from oncoresist.exceptions import InputDataError
 
             raise InputDataError(
                 f"{path.name} has a header but no rows",
@@ -252,8 +250,6 @@ def _check_delimiter(path: Path) -> None:
     Read with the wrong separator, the header is one long column and every required column
     looks missing; naming the separator found is the useful message.
     """
-    from oncoresist.exceptions import InputDataError
-    from oncoresist.io.tables import DELIMITED
 
     expected = DELIMITED.get(path.suffix.lower())
     if expected is None or not path.is_file():
@@ -281,7 +277,6 @@ def _check_delimiter(path: Path) -> None:
 
 def _planned_treatments(cohort: Any, drug: str | None, path: Path) -> Any:
     """One planned treatment per patient when the input has no treatment table (``--drug``)."""
-    from oncoresist.exceptions import InputDataError
 
     if not drug:
         raise InputDataError(

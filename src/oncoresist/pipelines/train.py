@@ -19,7 +19,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from oncoresist.explain.fidelity import fidelity_for_training, log_fidelity
+from oncoresist.explain.plots import log_global_explanations
+from oncoresist.features.profiles import cohort_to_profiles, outcomes_for_profiles
+from oncoresist.io.inputs import read_cohort
+from oncoresist.knowledge.annotate import annotate_treatments
+from oncoresist.models.boosting import engine_name
+from oncoresist.models.bundle import ResistanceBundle
 from oncoresist.models.config import TrainingConfig
+from oncoresist.models.splits import make_split_plan
+from oncoresist.models.survival import make_survival_target
 from oncoresist.models.tuning import (
     Reporter,
     _quiet,
@@ -29,7 +38,17 @@ from oncoresist.models.tuning import (
     make_survival_model,
     mechanism_columns,
 )
-from oncoresist.tracking.provenance import StageTimer, data_fingerprint, git_commit, package_versions
+from oncoresist.pipelines.heldout import evaluate_and_log
+from oncoresist.simulate.output import SIMULATION_FILE
+from oncoresist.tracking import store as tracking
+from oncoresist.tracking.provenance import (
+    StageTimer,
+    data_fingerprint,
+    git_commit,
+    package_versions,
+)
+from oncoresist.tracking.pyfunc import log_bundle
+from oncoresist.uncertainty.fit import uncertainty_stage
 
 GROUND_TRUTH_FILE = "ground_truth.parquet"
 SIMULATION_MARKER = "simulation.yaml"
@@ -69,9 +88,6 @@ class TrainingData:
 
 def load_training_data(path: str | Path) -> TrainingData:
     """Read a labelled cohort (any input form) and build its profile frame and outcomes."""
-    from oncoresist.io.inputs import read_cohort
-    from oncoresist.knowledge.annotate import annotate_treatments
-    from oncoresist.features.profiles import cohort_to_profiles, outcomes_for_profiles
 
     path = Path(path)
     cohort = read_cohort(path)
@@ -136,12 +152,6 @@ def train(
     report : callable, optional
         ``report(stage, fraction)`` progress hook (the CLI draws rich progress bars with it).
     """
-    from oncoresist.tracking import store as tracking
-    from oncoresist.models.boosting import engine_name
-    from oncoresist.models.bundle import ResistanceBundle
-    from oncoresist.evaluation.metrics import make_split_plan
-    from oncoresist.tracking.pyfunc import log_bundle
-    from oncoresist.models.survival import make_survival_target
 
     timer = StageTimer()
     with timer.stage("load"):
@@ -219,7 +229,6 @@ def train(
             surv = make_survival_model(config, **cv.best_survival).fit(x_train, y_train)
         report("final fit", 1.0)
 
-        from oncoresist.pipelines.heldout import evaluate_and_log
 
         outcome = evaluate_and_log(
             config=config,
@@ -241,7 +250,6 @@ def train(
 
         # --- Uncertainty (issue 9): conformal sets, calibrated intervals, OOD detector, fitted
         # on the calibration split the models never saw; measured on the test split.
-        from oncoresist.uncertainty.fit import uncertainty_stage
 
         with timer.stage("uncertainty"):
             extras, uncertainty = uncertainty_stage(
@@ -312,9 +320,6 @@ def _explain_and_check_fidelity(
     outcome: Any,
 ) -> None:
     """Log global SHAP figures; on simulated data, check the drivers against the truth."""
-    from oncoresist.explain.plots import log_global_explanations
-    from oncoresist.explain.fidelity import fidelity_for_training, log_fidelity
-    from oncoresist.simulate.output import SIMULATION_FILE
 
     if config.explain_rows > 0:
         log_global_explanations(bundle, x_test.iloc[: config.explain_rows], timer=timer)
@@ -332,7 +337,6 @@ def _split_counts(profiles: pd.DataFrame, split: pd.Series) -> pd.DataFrame:
 
 
 def _log_cv(cv: Any) -> None:
-    from oncoresist.tracking import store as tracking
 
     for kind, folds in (("mechanism", cv.mechanism_folds), ("survival", cv.survival_folds)):
         tracking.log_frame(folds, f"cv/{kind}_folds.csv")

@@ -12,15 +12,29 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from oncoresist.contract import Cohort
+from oncoresist.contract import MECHANISMS, Cohort
+from oncoresist.contract.summary import cohort_summary, table_summary
 from oncoresist.defaults import DEFAULT_COHORT_SIZE, DEFAULT_SEED
 from oncoresist.exceptions import Problem
+from oncoresist.io.inputs import detect_input_form, read_cohort
+from oncoresist.io.tables import write_table
+from oncoresist.knowledge.annotate import annotate_treatments
+from oncoresist.models.config import load_config
+from oncoresist.paths import demo_dir
+from oncoresist.pipelines.explain import report_file
+from oncoresist.pipelines.score import score_file
+from oncoresist.pipelines.train import train
+from oncoresist.simulate.cohort import simulate_cohort
+from oncoresist.simulate.output import calibration_table, write_simulation
+from oncoresist.tracking.registry import export_bundle, promote
 
 
 def write_problems(problems: Sequence[Problem], path: str | Path) -> Path:
     """Write every problem as one CSV row (atomically)."""
-    from oncoresist.io.inputs import write_table
 
     frame = pd.DataFrame(
         [p.as_dict() for p in problems],
@@ -50,9 +64,6 @@ def validate_input(path: str | Path, expression_profile: str | None = None) -> V
     InputDataError
         Listing every problem found (all tables, then broken links, then unknown drugs).
     """
-    from oncoresist.io.inputs import detect_input_form, read_cohort
-    from oncoresist.knowledge.annotate import annotate_treatments
-    from oncoresist.contract.summary import cohort_summary, table_summary
 
     path = Path(path)
     form = detect_input_form(path)
@@ -91,8 +102,6 @@ def run_simulation(
     overwrite: bool = False,
 ) -> SimulationJob:
     """Simulate a cohort, write it, and return the simulated-vs-published table."""
-    from oncoresist.simulate.cohort import simulate_cohort
-    from oncoresist.simulate.output import calibration_table, write_simulation
 
     chosen = "all" if settings == "all" else [s.strip() for s in settings.split(",") if s.strip()]
     result = simulate_cohort(
@@ -113,7 +122,6 @@ def calibration_display(table: pd.DataFrame) -> pd.DataFrame:
     Each cell reads ``simulated / published``; cure-fraction settings show 12- and 60-month
     landmark PFS instead of the median.
     """
-    from oncoresist.contract import MECHANISMS
 
     def pair(sim: float, pub: float, fmt: str) -> str:
         if sim != sim and pub != pub:
@@ -163,10 +171,7 @@ def train_and_report(
     overrides: dict[str, Any] | None = None,
 ) -> Any:
     """Load the config, train with progress bars (unless ``quiet``) and return the result."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from oncoresist.models.config import load_config
-    from oncoresist.pipelines.train import train
 
     settings = load_config(config)
     if overrides:
@@ -209,11 +214,7 @@ def run_main_job(
 
     Returns what each step produced (paths, run id, version, accounting).
     """
-    from rich.console import Console
 
-    from oncoresist.paths import demo_dir
-    from oncoresist.tracking.registry import export_bundle, promote
-    from oncoresist.pipelines.score import score_file
 
     console = console or Console()
     done: dict[str, Any] = {}
@@ -271,7 +272,6 @@ def run_main_job(
     done["scores"] = scored.out
 
     step("6. Write the review report")
-    from oncoresist.pipelines.explain import report_file
 
     report = report_file(
         demo_dir() / "profiles.csv", reports / "demo.html", model=str(exported), overwrite=True
@@ -321,7 +321,6 @@ def metric_summaries(metrics: dict[str, float]) -> list[tuple[str, pd.DataFrame]
 
 
 def _table(frame: pd.DataFrame, title: str) -> Any:
-    from rich.table import Table
 
     table = Table(title=title)
     for column in frame.columns:

@@ -33,6 +33,19 @@ import pandas as pd
 from oncoresist import RESEARCH_USE_NOTICE, __version__
 from oncoresist.contract import MECHANISMS
 from oncoresist.exceptions import InputDataError, Problem
+from oncoresist.explain.attributions import explain_features
+from oncoresist.explain.drivers import SURVIVAL_MODEL, Reader, top_drivers
+from oncoresist.features.profiles import cohort_to_profiles
+from oncoresist.io.inputs import detect_input_form, read_cohort
+from oncoresist.io.profiles import profiles_to_cohort
+from oncoresist.io.tables import read_table
+from oncoresist.knowledge.annotate import annotate_treatments
+from oncoresist.report.charts import (
+    overview_chart,
+    probabilities_chart,
+    survival_chart,
+    waterfall_chart,
+)
 from oncoresist.report.uncertainty import (
     interval_text,
     level_text,
@@ -40,6 +53,7 @@ from oncoresist.report.uncertainty import (
     set_members,
     uncertainty_rows,
 )
+from oncoresist.scoring.engine import score_cohort, score_profiles
 
 TEMPLATE = "report.html.j2"
 #: Patient sections drawn when ``--patients`` is not given (a 5,000-row input stays usable).
@@ -158,14 +172,6 @@ def _select(
 
 def _patient_sections(bundle: Any, cohort: Any, chosen: pd.DataFrame, k: int) -> list[dict]:
     """Charts and drivers of each chosen row (features rebuilt by the bundle's builder)."""
-    from oncoresist.explain.attributions import SURVIVAL_MODEL, Reader, explain_features, top_drivers
-    from oncoresist.knowledge.annotate import annotate_treatments
-    from oncoresist.features.profiles import cohort_to_profiles
-    from oncoresist.report.charts import (
-        probabilities_chart,
-        survival_chart,
-        waterfall_chart,
-    )
 
     treatments = cohort.treatments[cohort.treatments["treatment_id"].isin(chosen["treatment_id"])]
     annotated, _ = annotate_treatments(treatments, cohort.patients, errors="collect")
@@ -261,7 +267,6 @@ def _patient_sections(bundle: Any, cohort: Any, chosen: pd.DataFrame, k: int) ->
 
 
 def _overview(scores: pd.DataFrame, n_read: int, n_rejected: int) -> dict[str, Any]:
-    from oncoresist.report.charts import overview_chart
 
     months = scores["median_months_to_resistance"].astype(float)
     by_setting = scores.groupby("setting").size().sort_values(ascending=False)
@@ -292,9 +297,6 @@ def build_report(
     InputDataError
         The input cannot be read, nothing could be scored, or a requested patient is absent.
     """
-    from oncoresist.io.inputs import detect_input_form, read_cohort, read_table
-    from oncoresist.io.profiles import profiles_to_cohort
-    from oncoresist.scoring.engine import score_cohort, score_profiles
 
     path = Path(input_path)
     if detect_input_form(path) == "profiles":
@@ -324,7 +326,7 @@ def build_report(
 
 def render(data: ReportData) -> str:
     """Render :class:`ReportData` with the package template (autoescaped)."""
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape  # noqa: PLC0415
 
     env = Environment(
         loader=PackageLoader("oncoresist", "templates"),

@@ -67,7 +67,7 @@ def dask_client(
         An existing client, used as is and left open (tests, notebooks).
     """
     require_dask()
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster  # noqa: PLC0415
 
     if client is not None:
         yield client

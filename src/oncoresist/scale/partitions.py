@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from oncoresist.exceptions import InputDataError, Problem
+from oncoresist.io.profiles import is_expression_column, iter_profile_chunks
+from oncoresist.io.tables import _cell_text, read_table, typed_to_text
 
 SHEET_SUFFIXES = (".parquet", ".csv", ".tsv", ".xlsx")
 STAGING = "_staging"
@@ -101,9 +104,7 @@ def plan_partitions(
 def _plan_parquet(
     file: Path, partition_rows: int, start: int, keys: dict[int, list[str]]
 ) -> tuple[list[Partition], list[str]]:
-    import pyarrow.parquet as pq
 
-    from oncoresist.io.inputs import read_table
 
     try:
         meta = pq.ParquetFile(file)
@@ -124,7 +125,6 @@ def _plan_parquet(
 
 
 def _key_columns(file: Path, columns: list[str]) -> pd.DataFrame:
-    import pyarrow.parquet as pq
 
     wanted = [c for c in columns if c.strip() in ("patient_id", "treatment_id")]
     frame = pq.read_table(file, columns=wanted).to_pandas() if wanted else pd.DataFrame()
@@ -134,7 +134,6 @@ def _key_columns(file: Path, columns: list[str]) -> pd.DataFrame:
 def _stage_text(
     file: Path, partition_rows: int, start: int, keys: dict[int, list[str]], staging: Path
 ) -> tuple[list[Partition], list[str]]:
-    from oncoresist.io.inputs import iter_profile_chunks
 
     staging.mkdir(parents=True, exist_ok=True)
     parts: list[Partition] = []
@@ -153,7 +152,6 @@ def _stage_text(
 
 def _keys(ids: pd.DataFrame, first_line: int) -> list[str]:
     """Treatment keys as :func:`~oncoresist.io.profiles.profiles_to_cohort` names them."""
-    from oncoresist.io.tables import _cell_text
 
     n = len(ids)
     lines = (
@@ -172,13 +170,10 @@ def _keys(ids: pd.DataFrame, first_line: int) -> list[str]:
 
 def read_partition(part: Partition) -> pd.DataFrame:
     """Read one partition as text cells indexed by the input file's row number (``line``)."""
-    from oncoresist.io.profiles import is_expression_column
-    from oncoresist.io.tables import typed_to_text
 
     if part.staged:
         frame = pd.read_parquet(part.path)
         return frame.astype(object).where(frame.notna(), None)
-    import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(part.path)
     groups, offset = [], 0
@@ -200,8 +195,8 @@ def read_partition(part: Partition) -> pd.DataFrame:
 
 def profiles_dataframe(partitions: list[Partition], columns: list[str]) -> Any:
     """The input as a ``dask.dataframe`` of text cells, one partition per :class:`Partition`."""
-    import dask
-    import dask.dataframe as dd
+    import dask  # noqa: PLC0415
+    import dask.dataframe as dd  # noqa: PLC0415
 
     meta = pd.DataFrame(
         {c: pd.Series(dtype=object) for c in columns},

@@ -36,8 +36,25 @@ from typing import Any
 
 import pandas as pd
 
-from oncoresist.exceptions import ConfigError, InputDataError, Problem
-from oncoresist.pipelines.score import DEFAULT_MODEL, OutputExistsError, ScoreJob
+from oncoresist.exceptions import ConfigError, InputDataError, OutputExistsError, Problem
+from oncoresist.io.profiles import profiles_to_cohort
+from oncoresist.io.scores import stable_types as _stable_types
+from oncoresist.pipelines.score import DEFAULT_MODEL, ScoreJob, resolve_bundle
+from oncoresist.scale.cluster import dask_client
+from oncoresist.scale.partitions import (
+    STAGING,
+    cross_partition_keys,
+    plan_partitions,
+    profiles_dataframe,
+    read_partition,
+    seen_before,
+)
+from oncoresist.scoring.engine import (
+    _with_planned_drug,
+    check_nothing_lost,
+    problems_frame,
+    score_profiles,
+)
 
 SUCCESS = "_SUCCESS"
 ERRORS = "_errors"
@@ -111,7 +128,6 @@ def write_part_atomic(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _errors_table(problems: list[Problem]) -> pd.DataFrame:
-    from oncoresist.scoring.engine import problems_frame
 
     frame = problems_frame(problems)
     frame["row"] = frame["row"].astype("Int64")
@@ -124,8 +140,6 @@ def score_partition(
     frame: pd.DataFrame, bundle: Any, task: _Task, partition_info: dict | None = None
 ) -> pd.DataFrame:
     """Score one partition, write its parts, return its accounting row (a Dask task)."""
-    from oncoresist.pipelines.score import _stable_types
-    from oncoresist.scoring.engine import check_nothing_lost, score_profiles
 
     if partition_info is None:
         raise RuntimeError("score_partition runs inside map_partitions only")
@@ -163,8 +177,6 @@ def _accepted_shared(
     frame: pd.DataFrame, keys: set[str], source: str, drug: str | None
 ) -> dict[str, int]:
     """Shared treatment keys this partition accepts on its own, with their row (pre-pass)."""
-    from oncoresist.io.profiles import profiles_to_cohort
-    from oncoresist.scoring.engine import _with_planned_drug
 
     sheet = profiles_to_cohort(_with_planned_drug(frame, drug), source)
     return {k: line for k, line in sheet.row_of_treatment.items() if k in keys}
@@ -237,16 +249,6 @@ def score_dataset(
     ScoreJob
         Totals over all partitions; ``read = scored + rejected`` is checked.
     """
-    from oncoresist.scale.cluster import dask_client
-    from oncoresist.scale.partitions import (
-        STAGING,
-        cross_partition_keys,
-        plan_partitions,
-        profiles_dataframe,
-        read_partition,
-        seen_before,
-    )
-    from oncoresist.pipelines.score import resolve_bundle
 
     input_path, out = Path(input_path), Path(out)
     errors_dir = Path(errors) if errors else out / ERRORS
@@ -323,7 +325,7 @@ def score_file_dask(
 
 
 def _run(dask: Any, scored: Any, progress: Callable[[int, int | None], None] | None) -> list:
-    from distributed import as_completed
+    from distributed import as_completed  # noqa: PLC0415
 
     futures = dask.compute(scored.to_delayed())
     rows, n_read = [], 0

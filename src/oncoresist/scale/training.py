@@ -19,7 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from oncoresist.models.boosting import dask_boosting
 from oncoresist.models.config import TrainingConfig
+from oncoresist.pipelines.train import train
+from oncoresist.pipelines.validate import train_and_report
+from oncoresist.scale.cluster import dask_client
 
 
 def train_dask(
@@ -50,9 +54,6 @@ def train_dask(
     TrainingResult
         As the single-machine run; the MLflow run carries ``engine=dask``.
     """
-    from oncoresist.models.boosting import dask_boosting
-    from oncoresist.scale.cluster import dask_client
-    from oncoresist.pipelines.train import train
 
     kwargs = {} if report is None else {"report": report}
     with dask_client(scheduler, n_workers, client) as dask, dask_boosting(dask):
@@ -68,9 +69,6 @@ def train_and_report_dask(
     **options: Any,
 ) -> Any:
     """The CLI's :func:`~oncoresist.pipelines.validate.train_and_report` (progress bars) on Dask."""
-    from oncoresist.models.boosting import dask_boosting
-    from oncoresist.scale.cluster import dask_client
-    from oncoresist.pipelines.validate import train_and_report
 
     with dask_client(scheduler, n_workers) as dask, dask_boosting(dask):
         return train_and_report(data, config, **options)

@@ -15,8 +15,14 @@ import numpy as np
 import pandas as pd
 
 from oncoresist import __version__
-from oncoresist.contract import MECHANISMS, Cohort
+from oncoresist.contract import MECHANISMS, Cohort, baseline_samples
 from oncoresist.exceptions import Problem
+from oncoresist.explain.attributions import explain_features, top_drivers_text
+from oncoresist.explain.drivers import SURVIVAL_MODEL
+from oncoresist.features.profiles import cohort_to_profiles
+from oncoresist.io.profiles import profiles_to_cohort
+from oncoresist.knowledge.annotate import annotate_treatments
+from oncoresist.knowledge.resistance import known_resistance_for_profile, load_resistance_catalogue
 
 #: Landmarks at which P(resistance-free) is reported.
 LANDMARK_MONTHS = (6, 12, 24)
@@ -109,7 +115,6 @@ def score_profiles(
         ``scores`` in input order (accepted rows), ``rejected`` problems, ``n_read``.
         Probabilities are P(mechanism | resistance occurs).
     """
-    from oncoresist.io.profiles import profiles_to_cohort
 
     frame = _with_planned_drug(frame, drug)
     sheet = profiles_to_cohort(
@@ -159,8 +164,6 @@ def score_cohort(
     Treatments whose drug is unknown are rejected (with the closest known names); the others
     are scored in treatments order.
     """
-    from oncoresist.knowledge.annotate import annotate_treatments
-    from oncoresist.features.profiles import cohort_to_profiles
 
     row_of_treatment = row_of_treatment or {}
     treatments = cohort.treatments
@@ -191,7 +194,6 @@ def score_profile_frame(
     scored_at: str | None = None,
 ) -> pd.DataFrame:
     """Predictions, drivers, warnings and provenance for an annotated profile frame."""
-    from oncoresist.explain.attributions import SURVIVAL_MODEL, explain_features, top_drivers_text
 
     features = bundle.features(profiles)
     features.index = profiles.index
@@ -257,7 +259,6 @@ def _unknown_genes(bundle: Any, cohort: Cohort, profiles: pd.DataFrame) -> pd.Se
     A gene outside the training data (or too rare there) changes nothing in the prediction;
     the reader should know that its alteration was not weighed.
     """
-    from oncoresist.contract import baseline_samples
 
     specs = getattr(bundle.feature_builder, "feature_specs_", [])
     known = {gene for spec in specs for gene in spec.genes}
@@ -290,9 +291,6 @@ def _known_alterations(cohort: Cohort, profiles: pd.DataFrame) -> pd.DataFrame:
     sharing a drug and the same catalogued alterations are looked up once (most rows have
     none, many share a driver such as EGFR p.L858R).
     """
-    from oncoresist.contract import baseline_samples
-    from oncoresist.knowledge.annotate import known_resistance_for_profile
-    from oncoresist.knowledge.resistance import load_resistance_catalogue
 
     catalogue = load_resistance_catalogue()
     catalogued = {entry.gene for entry in catalogue.entries}

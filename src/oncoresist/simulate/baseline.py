@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from oncoresist.knowledge.programs import Signature, program_scores
 from oncoresist.simulate.params import (
@@ -350,7 +351,6 @@ def raw_program_scores(
     values: np.ndarray, genes: Sequence[str], signatures: Mapping[str, Signature]
 ) -> dict[str, np.ndarray]:
     """Program scores (``programs.program_scores``) of an expression block, by program name."""
-    import pandas as pd
 
     scores = program_scores(pd.DataFrame(values, columns=list(genes)), signatures)
     return {c.removeprefix("program_"): scores[c].to_numpy(float) for c in scores.columns}

@@ -14,8 +14,8 @@ import pandas as pd
 
 from oncoresist.contract import MECHANISMS, Cohort
 from oncoresist.knowledge.programs import load_signatures
-from oncoresist.simulate.cohort import SimulationResult
 from oncoresist.simulate.baseline import Genomics
+from oncoresist.simulate.cohort import SimulationResult
 from oncoresist.simulate.draw import Context, linear_parts
 from oncoresist.simulate.truth import softmax
 

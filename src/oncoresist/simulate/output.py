@@ -12,10 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from sksurv.nonparametric import kaplan_meier_estimator
 
 from oncoresist import RESEARCH_USE_NOTICE, __version__
 from oncoresist.contract import MECHANISMS, Cohort
 from oncoresist.exceptions import OutputExistsError
+from oncoresist.io.canonical import write_canonical_folder
+from oncoresist.io.cbioportal.write import write_cbioportal_study
+from oncoresist.io.files import atomic_write
+from oncoresist.io.tables import write_table
 from oncoresist.simulate.cohort import SimulationResult
 from oncoresist.simulate.params import SimulationParams, load_params
 
@@ -61,12 +66,6 @@ def write_simulation(
     ValueError
         For an unknown ``fmt``.
     """
-    from oncoresist.io.inputs import (
-        atomic_write,
-        write_canonical_folder,
-        write_cbioportal_study,
-        write_table,
-    )
 
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
@@ -109,7 +108,6 @@ def _plain(value: object) -> object:
 
 
 def _km(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from sksurv.nonparametric import kaplan_meier_estimator
 
     return kaplan_meier_estimator(event.astype(bool), time.astype(float))
 

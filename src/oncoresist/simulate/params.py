@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from oncoresist.contract import MECHANISMS
 from oncoresist.exceptions import ConfigError
+from oncoresist.knowledge.programs import load_signatures
 from oncoresist.paths import params_dir
 
 Mechanism = Literal["on_target", "bypass", "epigenetic", "lineage", "microenvironment"]
@@ -397,7 +398,6 @@ def load_params(path: str | Path | None = None) -> SimulationParams:
     ConfigError
         Naming the setting and field of every problem found.
     """
-    from oncoresist.knowledge.programs import load_signatures
 
     path = Path(path) if path is not None else params_dir() / "settings.yaml"
     try:
@@ -420,7 +420,6 @@ def params_from_mapping(
     except ValidationError as err:
         raise ConfigError(_format_validation(err, source)) from None
     if programs is None:
-        from oncoresist.knowledge.programs import load_signatures
 
         programs = set(load_signatures())
     _check_references(params, programs, source)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pandas as pd
@@ -60,7 +61,6 @@ def git_commit(path: str | Path | None = None) -> str:
 
 def package_versions() -> dict[str, str]:
     """Versions of the libraries a model depends on."""
-    from importlib.metadata import PackageNotFoundError, version
 
     versions = {"python": platform.python_version(), "oncoresist": __version__}
     for name in (

@@ -7,10 +7,12 @@ is :mod:`oncoresist.tracking.registry`.
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,10 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+import oncoresist
 from oncoresist.models.bundle import ResistanceBundle
+from oncoresist.paths import knowledge_dir
+from oncoresist.scoring.engine import score_profiles
 from oncoresist.tracking.registry import BUNDLE_ARTIFACT, DEFAULT_MODEL_NAME, model_folder_identity
 from oncoresist.tracking.store import with_retry
 
@@ -76,7 +81,6 @@ with _without_type_hint_nag():
             Rows the scorer rejects keep their place with empty predictions and the reason
             in ``rejected_reason`` (Spark UDFs and HTTP clients need one row per input row).
             """
-            from oncoresist.scoring.engine import score_profiles
 
             frame = (
                 model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
@@ -108,7 +112,6 @@ def rows_in_input_order(result: Any, n_rows: int) -> pd.DataFrame:
 
 def pip_requirements() -> list[str]:
     """Requirements recorded with the logged model (explicit: inference takes seconds)."""
-    from importlib.metadata import PackageNotFoundError, version
 
     names = [
         "pandas",
@@ -141,9 +144,7 @@ def _knowledge_snapshot(destination: Path) -> Path:
 
     ``destination`` is named ``data`` so that, as a code path, it lands beside the package.
     """
-    import shutil
 
-    from oncoresist.paths import knowledge_dir
 
     shutil.copytree(knowledge_dir(), destination / "knowledge")
     return destination
@@ -159,7 +160,6 @@ def log_bundle(
 
     Returns a dict with ``model_uri``, ``version`` (None when not registered) and ``name``.
     """
-    import oncoresist
 
     package_dir = Path(oncoresist.__file__).resolve().parent
     with tempfile.TemporaryDirectory() as tmp, _without_type_hint_nag():
@@ -208,9 +208,9 @@ def profile_signature(example: pd.DataFrame) -> Any:
     only the bad rows. ``any`` costs a per-cell pass in MLflow, affordable for these few
     columns but not for hundreds of expression columns.
     """
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, DataType, Schema
-    from mlflow.types.schema import AnyType
+    from mlflow.models import ModelSignature  # noqa: PLC0415
+    from mlflow.types import ColSpec, DataType, Schema  # noqa: PLC0415
+    from mlflow.types.schema import AnyType  # noqa: PLC0415
 
     specs = []
     for column in example.columns:

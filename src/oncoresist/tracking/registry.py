@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from oncoresist.models.bundle import ResistanceBundle
 from oncoresist.exceptions import ModelLoadError
+from oncoresist.models.bundle import ResistanceBundle
 from oncoresist.tracking.store import configure, with_retry
 
 logger = logging.getLogger(__name__)
@@ -180,8 +181,8 @@ def model_folder_identity(model_dir: Path, metadata: Mapping[str, Any]) -> dict[
     if export.exists():
         saved = json.loads(export.read_text())
         return {k: str(saved[k]) for k in ("model_name", "model_version") if saved.get(k)}
-    from mlflow.models import Model
-    from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
+    from mlflow.models import Model  # noqa: PLC0415
+    from mlflow.tracking._tracking_service.utils import is_tracking_uri_set  # noqa: PLC0415
 
     # Without one, MLflow would create ./mlflow.db wherever the model happens to be loaded.
     if not is_tracking_uri_set():
@@ -231,7 +232,6 @@ def export_bundle(reference: str, destination: str | Path, uri: str | None = Non
     The folder is a complete MLflow pyfunc model (``mlflow.pyfunc.load_model`` reads it) and
     holds the bundle, so scoring works offline without the registry.
     """
-    import shutil
 
     configure(uri)
     destination = Path(destination)

@@ -95,7 +95,7 @@ def _initialise_sqlite_store(uri: str) -> None:
     db = Path(uri.removeprefix("sqlite:///"))
     db.parent.mkdir(parents=True, exist_ok=True)
     try:
-        import fcntl
+        import fcntl  # noqa: PLC0415
     except ImportError:  # pragma: no cover - Windows: no advisory locks, no concurrent first use
         fcntl = None
     with open(db.with_name(db.name + ".init-lock"), "a") as handle:
@@ -213,7 +213,7 @@ def set_tags(tags: Mapping[str, Any]) -> None:
 
 def log_figure(figure: Any, artifact_file: str) -> None:
     """Log a matplotlib figure as a PNG artifact and close it."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     with_retry(lambda: mlflow.log_figure(figure, artifact_file), what="log_figure")
     plt.close(figure)
@@ -237,48 +237,3 @@ def active_run_id() -> str | None:
     """Id of the active run, if any."""
     run = mlflow.active_run()
     return run.info.run_id if run else None
-
-
-# --------------------------------------------------------------------------------------
-# Names that moved to registry / pyfunc_model
-# --------------------------------------------------------------------------------------
-
-# Still resolvable here: code written against ``tracking.load_bundle`` keeps working, and a
-# model logged before the move pickled its class as ``oncoresist.tracking.store.ResistanceBundleModel``
-# (cloudpickle stores an importable class by module and name), so it must still load.
-_MOVED = {
-    **dict.fromkeys(
-        (
-            "BUNDLE_ARTIFACT",
-            "DEFAULT_MODEL_NAME",
-            "export_bundle",
-            "list_versions",
-            "load_bundle",
-            "load_pyfunc",
-            "model_folder_identity",
-            "promote",
-        ),
-        "oncoresist.tracking.registry",
-    ),
-    **dict.fromkeys(
-        (
-            "REQUIRED_PROFILE_COLUMNS",
-            "ResistanceBundleModel",
-            "log_bundle",
-            "pip_requirements",
-            "profile_signature",
-            "rows_in_input_order",
-        ),
-        "oncoresist.tracking.pyfunc",
-    ),
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Resolve a name that moved to :mod:`oncoresist.tracking.registry` or :mod:`oncoresist.tracking.pyfunc`."""
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)

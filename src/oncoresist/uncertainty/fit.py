@@ -22,7 +22,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
+from oncoresist.models.mechanism import MechanismLabelWarning
+from oncoresist.models.survival import make_survival_target, unpack_survival_target
 from oncoresist.uncertainty.conformal import MechanismSetPredictor, set_coverage
 from oncoresist.uncertainty.intervals import (
     TimeIntervalCalibrator,
@@ -32,6 +35,7 @@ from oncoresist.uncertainty.intervals import (
     pit_values,
 )
 from oncoresist.uncertainty.ood import OutOfDistributionDetector
+from oncoresist.uncertainty.shifts import ood_shift_auroc
 
 EXTRA_NAMES = ("mechanism_sets", "time_intervals", "ood")
 
@@ -107,7 +111,6 @@ def fit_uncertainty(
         split has no mechanism label, ``time_intervals`` when it has no observed progression
         (tiny cohorts); the report card lists what is missing.
     """
-    from oncoresist.models.survival import unpack_survival_target
 
     settings = config.uncertainty
     extras: dict[str, Any] = {}
@@ -177,9 +180,7 @@ def out_of_fold_proba(
     final model's hyperparameters (:func:`sklearn.base.clone`) and features. Unlabelled rows
     get probabilities too (they are simply not used).
     """
-    from sklearn.base import clone
 
-    from oncoresist.models.mechanism import MechanismLabelWarning
 
     labels = pd.Series(np.asarray(labels, dtype=object))
     known = labels.notna().to_numpy()
@@ -214,9 +215,7 @@ def out_of_fold_pit(
     seed: int = 0,
 ) -> np.ndarray:
     """PIT value ``F_i(t_i)`` of each training row from a model copy fitted without its fold."""
-    from sklearn.base import clone
 
-    from oncoresist.models.survival import unpack_survival_target
 
     _, time = unpack_survival_target(y_train)
     fold = _patient_folds(patients, folds, seed)
@@ -250,7 +249,6 @@ def evaluate_uncertainty(
     true_months : ndarray, optional
         True uncensored months to resistance (simulation ground truth; ``inf`` = never).
     """
-    from oncoresist.models.survival import unpack_survival_target
 
     metrics: dict[str, float] = {}
     tables: dict[str, pd.DataFrame] = {}
@@ -359,8 +357,6 @@ def uncertainty_stage(
     (``ood_auroc_<shift>``, ``ood_auroc_min``: :func:`~oncoresist.uncertainty.shifts.ood_shift_auroc`)
     on every cohort.
     """
-    from oncoresist.uncertainty.shifts import ood_shift_auroc
-    from oncoresist.models.survival import make_survival_target
 
     def part(name: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
         profiles = data.profiles.iloc[rows[name]]

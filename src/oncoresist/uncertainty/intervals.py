@@ -39,8 +39,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sksurv.nonparametric import kaplan_meier_estimator
 
 from oncoresist.exceptions import ConfigError, InputDataError
+from oncoresist.uncertainty.conformal import wilson_interval
 
 #: Calibration rows (events and censored) a setting needs for its own interval levels.
 MIN_INTERVAL_GROUP = 200
@@ -69,7 +71,6 @@ def pit_values(model: object, X: pd.DataFrame, time: np.ndarray) -> np.ndarray:
 
 def km_cdf(values: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Kaplan–Meier estimate of ``P(V <= v)`` for right-censored ``V`` (steps at events)."""
-    from sksurv.nonparametric import kaplan_meier_estimator
 
     values = np.asarray(values, dtype=float)
     event = np.asarray(event, dtype=bool)
@@ -279,7 +280,6 @@ def coverage_against_truth(
 
     A patient who never becomes resistant (``inf``) is covered only when ``hi`` is ``inf``.
     """
-    from oncoresist.uncertainty.conformal import wilson_interval
 
     true_months = np.asarray(true_months, dtype=float)
     covered = (true_months >= lo) & (true_months <= hi)

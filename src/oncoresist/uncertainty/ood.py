@@ -26,8 +26,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import cho_factor, cho_solve
+from sklearn.covariance import LedoitWolf
 
 from oncoresist.exceptions import ConfigError
+from oncoresist.features.genomic import parse_events
+from oncoresist.features.inputs import prepare_profiles, unseen_categories
 
 BLOCK_KINDS = {
     "expression": ("expression", "program"),
@@ -85,8 +89,6 @@ class OutOfDistributionDetector:
         reference_profiles: pd.DataFrame,
     ) -> OutOfDistributionDetector:
         """Fit on training features; take reference distances from held-out calibration rows."""
-        from scipy.linalg import cho_factor, cho_solve
-        from sklearn.covariance import LedoitWolf
 
         if not 0 < self.quantile < 1:
             raise ConfigError(f"ood_quantile must be in (0, 1), got {self.quantile!r}")
@@ -152,8 +154,6 @@ class OutOfDistributionDetector:
         return np.einsum("ij,ij->i", centred @ self.precision_[block], centred)
 
     def _unseen_gene_count(self, profiles: pd.DataFrame) -> np.ndarray:
-        from oncoresist.features.genomic import parse_events
-        from oncoresist.features.inputs import prepare_profiles
 
         events = parse_events(prepare_profiles(profiles))
         pairs = pd.concat(
@@ -216,7 +216,6 @@ class OutOfDistributionDetector:
     # ---------------------------------------------------------------- reasons
     def reasons(self, features: pd.DataFrame, profiles: pd.DataFrame) -> list[list[str]]:
         """Rule-based, plain-language reasons per row (empty list = none)."""
-        from oncoresist.features.inputs import prepare_profiles, unseen_categories
 
         n = len(profiles)
         reasons: list[list[str]] = [[] for _ in range(n)]

@@ -34,6 +34,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from oncoresist.features.inputs import expression_map
+from oncoresist.features.profiles import annotate_profiles
+from oncoresist.knowledge.annotate import cancer_types
+from oncoresist.knowledge.programs import load_signatures
 
 SHIFTS = ("expression_programs", "unseen_cancer_type", "unnormalised_counts")
 SHIFTED_PROGRAMS = ("emt", "immune_inflamed")
@@ -54,8 +60,6 @@ def shift_expression_programs(
 
     Returns None when the frame has none of the programs' genes (nothing to shift).
     """
-    from oncoresist.features.inputs import expression_map
-    from oncoresist.knowledge.programs import load_signatures
 
     signatures = load_signatures()
     columns = expression_map(profiles)
@@ -70,7 +74,6 @@ def shift_expression_programs(
 
 def shift_to_counts(profiles: pd.DataFrame, factor: float = COUNT_FACTOR) -> pd.DataFrame | None:
     """Copy with log2(TPM+1) replaced by log2(factor x TPM + 1); None without expression."""
-    from oncoresist.features.inputs import expression_map
 
     columns = list(expression_map(profiles).values())
     if not columns:
@@ -83,7 +86,6 @@ def shift_to_counts(profiles: pd.DataFrame, factor: float = COUNT_FACTOR) -> pd.
 
 def unseen_cancer_type(seen: Any) -> str | None:
     """The first cancer type of the knowledge base (file order) not in ``seen``; None if all are."""
-    from oncoresist.knowledge.annotate import cancer_types
 
     known = set(map(str, seen))
     return next((code for code in cancer_types() if code not in known), None)
@@ -91,7 +93,6 @@ def unseen_cancer_type(seen: Any) -> str | None:
 
 def shift_cancer_type(profiles: pd.DataFrame, cancer_type: str) -> pd.DataFrame:
     """Copy with every row's cancer type replaced and its setting re-derived (same drug)."""
-    from oncoresist.features.profiles import annotate_profiles
 
     out = profiles.drop(columns=["setting"], errors="ignore").assign(cancer_type=cancer_type)
     annotated, _ = annotate_profiles(out, errors="collect")
@@ -145,7 +146,6 @@ def ood_shift_auroc(
         ``ood_auroc_<name>`` for each shifted copy, and ``ood_auroc_min``; empty with fewer
         than two rows.
     """
-    from sklearn.metrics import roc_auc_score
 
     if len(profiles) < 2:
         return {}

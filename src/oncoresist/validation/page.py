@@ -16,6 +16,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from oncoresist.io.files import atomic_write
+from oncoresist.validation.gdsc.benchmark import DEPTH_GRID, MIN_POSITIVE
+from oncoresist.validation.gdsc.drivers import TISSUE_DRIVER
+from oncoresist.validation.gdsc.pandrug import DRUG_TARGET_CLASS, LOTO_DEPTH, PAN_DEPTH_GRID
+from oncoresist.validation.gdsc.prior import ENCODING_SPLITS, PRIOR_DRIVER, PRIOR_M
+from oncoresist.validation.survival.models import PROTOCOLS, TUNING_GRID
+
 if TYPE_CHECKING:
     from oncoresist.validation.survival.benchmark import SurvivalBenchmark
 
@@ -50,7 +57,6 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
 
 def update_generated_section(path: str | Path, section: str, markdown: str) -> Path:
     """Replace (or add) section ``section`` of the generated page at ``path``, atomically."""
-    from oncoresist.io.inputs import atomic_write
 
     target = Path(path)
     text = target.read_text(encoding="utf-8") if target.exists() else PAGE_HEADER
@@ -95,7 +101,6 @@ def _published(frame: pd.DataFrame) -> pd.Series:
 
 def render_survival_markdown(result: SurvivalBenchmark, n_splits: int, n_repeats: int) -> str:
     """The ``survival`` section of the validation page."""
-    from oncoresist.validation.survival.models import PROTOCOLS, TUNING_GRID
 
     lines = [
         "## Part 1: time-to-resistance engine on real survival cohorts\n",
@@ -197,9 +202,6 @@ def _column_ranks(drugs: pd.DataFrame) -> list[str]:
 
 def render_gdsc_markdown(result: object) -> str:
     """The ``gdsc`` section of the validation page."""
-    from oncoresist.validation.gdsc.drivers import TISSUE_DRIVER
-    from oncoresist.validation.gdsc.benchmark import DEPTH_GRID, MIN_POSITIVE
-    from oncoresist.validation.gdsc.prior import ENCODING_SPLITS, PRIOR_DRIVER, PRIOR_M
 
     join = result.join
     drugs = result.drugs
@@ -301,8 +303,6 @@ def render_gdsc_markdown(result: object) -> str:
 
 def render_pan_drug_markdown(result: object) -> str:
     """The pan-drug subsection of the ``gdsc`` section (per drug and pooled)."""
-    from oncoresist.validation.gdsc.pandrug import DRUG_TARGET_CLASS, LOTO_DEPTH, PAN_DEPTH_GRID
-    from oncoresist.validation.gdsc.prior import PRIOR_DRIVER
 
     pan = result.pan_drug
     d = pan.drugs

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oncoresist.contract.alterations import normalise_fusion_variant, normalise_protein_change
 from oncoresist.contract import LOG2_TPM_MAX, empty_table, validate_expression, validate_table
+from oncoresist.contract.alterations import normalise_fusion_variant, normalise_protein_change
 from oncoresist.exceptions import InputDataError, Problem
 from oncoresist.io.cbioportal.tables import (
     DuplicateGeneWarning,

@@ -50,18 +50,12 @@ from oncoresist.io.cbioportal.genomic import (
     read_sv,
 )
 from oncoresist.io.cbioportal.tables import (
-    CBIO_MISSING,
-    DuplicateGeneWarning,
-    TimepointAssumedWarning,
     read_meta,
 )
 from oncoresist.io.cbioportal.timeline import read_timeline
 
 __all__ = [
-    "CBIO_MISSING",
     "PROFILE_PREFERENCE",
-    "DuplicateGeneWarning",
-    "TimepointAssumedWarning",
     "is_cbioportal_study",
     "list_expression_profiles",
     "read_cbioportal_study",

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from oncoresist.contract import Cohort
-from oncoresist.io.tables import atomic_write
+from oncoresist.io.files import atomic_write
 
 __all__ = ["write_cbioportal_study"]
 

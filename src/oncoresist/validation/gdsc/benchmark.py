@@ -30,15 +30,26 @@ MSI). Rules, all documented in the generated page:
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 
+from oncoresist.evaluation.metrics import bootstrap_ci
 from oncoresist.exceptions import InputDataError
+from oncoresist.io.datasets import load_gdsc
+from oncoresist.tracking import store as tracking
+from oncoresist.validation.gdsc import prior as vp
 
 # biomarker_rank lives in validation_drivers; re-exported for existing imports.
-from oncoresist.validation.gdsc.drivers import biomarker_rank, driver_ranks  # noqa: F401
+from oncoresist.validation.gdsc.drivers import driver_ranks
+from oncoresist.validation.gdsc.loto import loto_rate_baseline
+from oncoresist.validation.gdsc.pandrug import evaluate_pan_drug, log_pan_drug_run
+from oncoresist.validation.page import render_gdsc_markdown, update_generated_section
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,7 @@ def tissue_rate_baseline(
 # ----------------------------------------------------------------------------- models
 def make_classifier(max_depth: int = 2, seed: int = 0) -> object:
     """The gradient-boosted classifier used for every drug (one thread: small data)."""
-    from xgboost import XGBClassifier
+    from xgboost import XGBClassifier  # noqa: PLC0415
 
     return XGBClassifier(
         n_estimators=100,
@@ -187,9 +198,7 @@ def make_classifier(max_depth: int = 2, seed: int = 0) -> object:
 
 def _auc_ci(y: np.ndarray, *scores: np.ndarray, seed: int = 0, n: int = 200) -> tuple:
     """AUROC (or difference of two AUROCs on the same rows) with a percentile bootstrap CI."""
-    from sklearn.metrics import roc_auc_score
 
-    from oncoresist.evaluation.metrics import bootstrap_ci
 
     def metric(rows: np.ndarray) -> float:
         if len(np.unique(y[rows])) < 2:
@@ -202,10 +211,7 @@ def _auc_ci(y: np.ndarray, *scores: np.ndarray, seed: int = 0, n: int = 200) -> 
 
 def evaluate_drug(data: GDSCData, drug: str, seed: int = 0, n_boot: int = 200) -> dict:
     """Per-drug labels, CV vs tissue baseline, leave-one-tissue-out and biomarker SHAP rank."""
-    from sklearn.model_selection import StratifiedKFold
 
-    from oncoresist.validation.gdsc import prior as vp
-    from oncoresist.validation.gdsc.loto import loto_rate_baseline
 
     rows = data.responses[data.responses["drug"] == drug].reset_index(drop=True)
     if rows.empty:
@@ -317,9 +323,7 @@ def evaluate_drugs(
     depend on it). Returns the per-drug frame with the target columns, the
     :class:`~oncoresist.validation.gdsc.pandrug.PanDrugResult` (or None) and the processes used.
     """
-    from joblib import Parallel, delayed
 
-    from oncoresist.validation.gdsc.pandrug import evaluate_pan_drug
 
     def only(names: tuple[str, ...]) -> GDSCData:  # each worker gets only the rows it uses
         rows = data.responses[data.responses["drug"].isin(names)]
@@ -362,10 +366,7 @@ def benchmark_gdsc(
     evaluated too (:func:`oncoresist.validation.gdsc.pandrug.evaluate_pan_drug`), all of them in
     ``n_jobs`` processes (:func:`evaluate_drugs`).
     """
-    import time
 
-    from oncoresist.io.datasets import load_gdsc
-    from oncoresist.validation.page import render_gdsc_markdown, update_generated_section
 
     started = time.perf_counter()
     files = load_gdsc(cache_dir)
@@ -379,7 +380,6 @@ def benchmark_gdsc(
     if experiment is not None:
         result.run_ids = log_gdsc_runs(result, experiment, tracking_uri)
         if pan is not None:
-            from oncoresist.validation.gdsc.pandrug import log_pan_drug_run
 
             result.run_ids["pan-drug"] = log_pan_drug_run(pan, experiment, tracking_uri)
     return result
@@ -387,7 +387,6 @@ def benchmark_gdsc(
 
 def log_gdsc_runs(result: GDSCBenchmark, experiment: str, uri: str | None) -> dict[str, str]:
     """One MLflow run per drug (dataset ``gdsc1`` × model ``xgboost <drug>``)."""
-    from oncoresist.tracking import store as tracking
 
     run_ids = {}
     for row in result.drugs.to_dict("records"):

@@ -30,13 +30,17 @@ they learn (e.g. three EGFR inhibitors with few EGFR-mutant lines each).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold
 
+from oncoresist.evaluation.metrics import bootstrap_ci
 from oncoresist.exceptions import InputDataError
-from oncoresist.validation.gdsc.drivers import driver_ranks
+from oncoresist.tracking import store as tracking
 from oncoresist.validation.gdsc.benchmark import (
     DRUG_BIOMARKERS,
     MIN_CARRIERS,
@@ -45,6 +49,7 @@ from oncoresist.validation.gdsc.benchmark import (
     make_classifier,
     tissue_rate_baseline,
 )
+from oncoresist.validation.gdsc.drivers import driver_ranks
 from oncoresist.validation.gdsc.loto import loto_drug_rate_baseline
 from oncoresist.validation.gdsc.prior import (
     PRIOR_GRID,
@@ -119,7 +124,6 @@ def pan_drug_table(data: GDSCData, drugs: tuple[str, ...]) -> tuple[pd.DataFrame
 
 def grouped_folds(strata: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> np.ndarray:
     """Fold number of each row: stratified on ``strata``, a group never split across folds."""
-    from sklearn.model_selection import StratifiedGroupKFold
 
     folds = np.full(len(strata), -1)
     splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
@@ -165,7 +169,6 @@ def choose_grouped(
     :data:`~oncoresist.validation.gdsc.prior.PRIOR_GRID`; every pair on the same folds, ties keep
     the earlier pair (prior off first).
     """
-    from sklearn.metrics import roc_auc_score
 
     folds = grouped_folds(strata, rows["cosmic_id"].to_numpy(), INNER_SPLITS, seed)
     y = rows["resistant"].to_numpy()
@@ -202,9 +205,7 @@ def auc_ci_by_group(
     Rows of one cell line (one per drug) are not independent, so pooled intervals resample
     cell lines; on one drug's rows every group is one row and this is the row bootstrap.
     """
-    from sklearn.metrics import roc_auc_score
 
-    from oncoresist.evaluation.metrics import bootstrap_ci
 
     codes, _ = pd.factorize(groups)
     members = pd.Series(np.arange(len(codes))).groupby(codes).indices
@@ -224,7 +225,6 @@ def evaluate_pan_drug(
     data: GDSCData, drugs: tuple[str, ...], seed: int = 0, n_boot: int = 200
 ) -> PanDrugResult:
     """Grouped CV vs the (drug × tissue) rate, leave-one-tissue-out, SHAP rank per drug."""
-    import time
 
     started = time.perf_counter()
     rows, X = pan_drug_table(data, drugs)
@@ -343,7 +343,6 @@ def _metric_key(drug: str) -> str:
 
 def log_pan_drug_run(result: PanDrugResult, experiment: str, uri: str | None) -> str:
     """One MLflow run (dataset ``gdsc1`` × model ``xgboost pan-drug``): pooled and per drug."""
-    from oncoresist.tracking import store as tracking
 
     tags = {"part": "gdsc", "dataset": "gdsc1", "model": "xgboost pan-drug", "drug": "pan-drug"}
     with tracking.start_run(experiment, "gdsc1 · xgboost pan-drug", tags, uri=uri) as run:

@@ -28,6 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
+
+from oncoresist.validation.gdsc.benchmark import DEPTH_GRID, make_classifier
 
 PRIOR_M = 10.0
 ENCODING_SPLITS = 5
@@ -54,7 +58,6 @@ def out_of_fold_rate(
     groups: pd.Series, y: np.ndarray, seed: int = 0, n_splits: int = ENCODING_SPLITS
 ) -> np.ndarray:
     """:func:`smoothed_rate` of every row from the other folds only (K-fold target encoding)."""
-    from sklearn.model_selection import KFold
 
     groups = pd.Series(np.asarray(groups))
     y = np.asarray(y)
@@ -82,7 +85,6 @@ def fit_with_prior(
     X: pd.DataFrame, y: np.ndarray, margin: np.ndarray | None, depth: int, seed: int = 0
 ) -> object:
     """The per-drug classifier fitted from ``margin`` (None: from XGBoost's own base score)."""
-    from oncoresist.validation.gdsc.benchmark import make_classifier
 
     model = make_classifier(depth, seed)
     return model.fit(X, y) if margin is None else model.fit(X, y, base_margin=margin)
@@ -114,10 +116,7 @@ def choose_depth_and_prior(
     Depths from :data:`oncoresist.validation.gdsc.benchmark.DEPTH_GRID`, prior from :data:`PRIOR_GRID`;
     every pair is scored on the same folds. Ties keep the earlier pair (prior off first).
     """
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
 
-    from oncoresist.validation.gdsc.benchmark import DEPTH_GRID
 
     y = np.asarray(y)
     tissue = pd.Series(np.asarray(tissue))
@@ -148,7 +147,7 @@ def shap_with_prior(
     (last column): the row's offset minus the offset's mean over ``X``, the mean going to the
     base. Either way attributions + base = the model's margin on each row.
     """
-    import xgboost as xgb
+    import xgboost as xgb  # noqa: PLC0415
 
     matrix = xgb.DMatrix(X) if margin is None else xgb.DMatrix(X, base_margin=margin)
     contribs = model.get_booster().predict(matrix, pred_contribs=True)
@@ -193,7 +192,6 @@ def out_of_fold_drug_tissue_rate(
     and stratified on the drug, never on the label, so a row's own label neither enters its
     rate nor moves it to another fold.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
 
     rate = np.zeros(len(rows))
     splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)

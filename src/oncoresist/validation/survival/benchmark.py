@@ -16,7 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
+from oncoresist.tracking import store as tracking
+from oncoresist.validation.page import render_survival_markdown, update_generated_section
 from oncoresist.validation.survival.fits import run_tasks
 from oncoresist.validation.survival.models import (
     DATASETS,
@@ -73,7 +77,6 @@ def _quiet(_message: str) -> None:
 
 def _protocol_tasks(protocol: Protocol, models: Sequence[str]) -> list[tuple]:
     """One task per model on the protocol's published split (its own ``random_state``)."""
-    from sklearn.model_selection import train_test_split
 
     X, y = load_dataset(protocol.dataset, protocol.encoding)
     event = y[y.dtype.names[0]]
@@ -150,7 +153,6 @@ def run_repeated_cv(
     report: Reporter = _quiet,
 ) -> tuple[pd.DataFrame, list[dict[str, object]]]:
     """Repeated stratified K-fold CV (stratified on the event), every model on the same folds."""
-    from sklearn.model_selection import RepeatedStratifiedKFold
 
     encoding = "ordinal_grade" if dataset == "gbsg2" else "one_hot"
     X, y = load_dataset(dataset, encoding)
@@ -195,7 +197,6 @@ def summarise_cv(folds: pd.DataFrame) -> pd.DataFrame:
     The variance of the mean uses Nadeau & Bengio's correction ``(1/J + n_test/n_train) s²``
     with J fold scores, and a t quantile with J - 1 degrees of freedom.
     """
-    from scipy import stats
 
     rows = []
     for (dataset, model), group in folds.groupby(["dataset", "model"], sort=False):
@@ -283,7 +284,6 @@ def benchmark_survival(
     experiment : str, optional
         MLflow experiment for one run per dataset × model (None: no logging).
     """
-    from oncoresist.validation.page import render_survival_markdown, update_generated_section
 
     seconds: dict[str, float] = {}
     tuned: list[dict[str, object]] = []
@@ -323,7 +323,6 @@ def log_survival_runs(
     result: SurvivalBenchmark, experiment: str, tracking_uri: str | None = None
 ) -> dict[str, str]:
     """One MLflow run per dataset × model: protocol and CV metrics, fold table, tuned choices."""
-    from oncoresist.tracking import store as tracking
 
     run_ids = {}
     pairs = pd.concat(

@@ -11,7 +11,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
+from sksurv.metrics import integrated_brier_score
 
+from oncoresist.evaluation.metrics import survival_metrics, survival_time_grid
 from oncoresist.validation.survival.models import make_model
 
 
@@ -34,9 +37,7 @@ def fit_and_score(
     and test rows together: IPCW weights from the training rows alone are undefined for a
     test time beyond the last training time (it happens in breast_cancer).
     """
-    from sksurv.metrics import integrated_brier_score
 
-    from oncoresist.evaluation.metrics import survival_metrics, survival_time_grid
 
     model.fit(X_train, y_train)
     risk = model.predict(X_test)
@@ -75,7 +76,6 @@ def run_tasks(tasks: list[tuple], n_jobs: int, done: Callable[[int], None] | Non
     release the GIL, but the rest of each fit (sksurv, pandas, IBS) is Python. A single
     task, or ``n_jobs=1``, runs here, and the forest then gets the ``n_jobs`` threads itself.
     """
-    from joblib import Parallel, delayed
 
     workers = max(1, min(n_jobs, len(tasks)))
     threads = max(1, n_jobs // workers)  # threads per fit: only a lone task gets > 1

@@ -24,8 +24,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import StratifiedKFold
+from sksurv.datasets import load_breast_cancer, load_gbsg2
+from sksurv.ensemble import GradientBoostingSurvivalAnalysis, RandomSurvivalForest
+from sksurv.linear_model import CoxnetSurvivalAnalysis
+from sksurv.metrics import concordance_index_censored
+from sksurv.nonparametric import kaplan_meier_estimator
+from sksurv.preprocessing import OneHotEncoder
 
 from oncoresist.exceptions import ConfigError
+from oncoresist.models.baselines import CoxPHBaseline
+from oncoresist.models.checks import step_function_at
+from oncoresist.models.config import TrainingConfig
+from oncoresist.models.survival import make_survival_target
+from oncoresist.models.tuning import grid_candidates, make_survival_model
 
 GUIDES = "https://scikit-survival.readthedocs.io/en/stable/user_guide"
 DATASETS = ("gbsg2", "breast_cancer")
@@ -92,10 +104,7 @@ def load_dataset(name: str, encoding: str = "one_hot") -> tuple[pd.DataFrame, np
     encodes the rest, as the random survival forest guide does; ``"one_hot"`` is
     :class:`sksurv.preprocessing.OneHotEncoder` on every categorical column.
     """
-    from sksurv.datasets import load_breast_cancer, load_gbsg2
-    from sksurv.preprocessing import OneHotEncoder
 
-    from oncoresist.models.survival import make_survival_target
 
     loaders = {"gbsg2": load_gbsg2, "breast_cancer": load_breast_cancer}
     if name not in loaders:
@@ -118,7 +127,6 @@ class KaplanMeierReference(BaseEstimator):
     """Kaplan–Meier curve of the training rows for everyone: the no-feature reference."""
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> KaplanMeierReference:
-        from sksurv.nonparametric import kaplan_meier_estimator
 
         event, time = y[y.dtype.names[0]], y[y.dtype.names[1]]
         self.times_, self.survival_ = kaplan_meier_estimator(event.astype(bool), time)
@@ -128,7 +136,6 @@ class KaplanMeierReference(BaseEstimator):
         return np.zeros(len(X))  # one risk for all: every pair ties (C-index 0.5)
 
     def predict_survival_function(self, X: pd.DataFrame, times: np.ndarray) -> np.ndarray:
-        from oncoresist.models.checks import step_function_at
 
         curve = step_function_at(self.times_, self.survival_, np.asarray(times), before=1.0)
         return np.tile(curve, (len(X), 1))
@@ -173,17 +180,12 @@ class InnerCVSurvivalModel(BaseEstimator):
         self.n_jobs = n_jobs
 
     def _model(self, **params: Any) -> Any:
-        from oncoresist.models.config import TrainingConfig
-        from oncoresist.models.tuning import make_survival_model
 
         config = TrainingConfig(seed=self.seed, n_jobs=self.n_jobs)
         return make_survival_model(config, **params)
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> InnerCVSurvivalModel:
-        from sklearn.model_selection import StratifiedKFold
-        from sksurv.metrics import concordance_index_censored
 
-        from oncoresist.models.tuning import grid_candidates
 
         event, time = y[y.dtype.names[0]], y[y.dtype.names[1]]
         folds = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.seed)
@@ -250,12 +252,7 @@ def make_model(name: str, dataset: str, seed: int, n_jobs: int = 1, rsf: str = "
     the path) and as the project's standardised Coxnet on the 80 breast_cancer features
     (unpenalised Cox on 148 training rows would overfit), stumps as in the boosting guide.
     """
-    from sksurv.ensemble import GradientBoostingSurvivalAnalysis, RandomSurvivalForest
-    from sksurv.linear_model import CoxnetSurvivalAnalysis
 
-    from oncoresist.models.config import TrainingConfig
-    from oncoresist.models.tuning import make_survival_model
-    from oncoresist.models.baselines import CoxPHBaseline
 
     if name == KM:
         return KaplanMeierReference()
