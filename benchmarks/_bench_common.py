@@ -5,6 +5,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from oncoresist.tracking.bundles import save_bundle
+
 
 def quick_model(workdir: Path, n: int, seed: int = 3, register: bool = True) -> Path:
     """Train the default trees with a quick protocol; save and return the bundle folder.
@@ -13,7 +15,7 @@ def quick_model(workdir: Path, n: int, seed: int = 3, register: bool = True) -> 
     folds, no baselines, no bootstrap. A bundle already in ``workdir/model`` is reused.
     """
     from oncoresist.models.config import TrainingConfig
-    from oncoresist.pipelines.validate import run_simulation
+    from oncoresist.pipelines.simulate import run_simulation
     from oncoresist.pipelines.train import train
 
     folder = workdir / "model"
@@ -34,5 +36,5 @@ def quick_model(workdir: Path, n: int, seed: int = 3, register: bool = True) -> 
         result = train(
             config, workdir / "train_data", tracking_uri=f"sqlite:///{workdir}/mlflow.db"
         )
-    result.bundle.save(folder)
+    save_bundle(result.bundle, folder)
     return folder

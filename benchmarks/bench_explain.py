@@ -49,15 +49,19 @@ def main() -> int:
 
     import xgboost as xgb
 
+    from oncoresist.contract import MECHANISMS
+    from oncoresist.explain.attributions import drivers_table, explain_features, shap_cross_check
+    from oncoresist.features.profiles import cohort_to_profiles, outcomes_for_profiles
+    from oncoresist.knowledge.annotate import annotate_treatments
     from oncoresist.models.checks import xgboost_feature_names
     from oncoresist.models.config import load_config
-    from oncoresist.contract import MECHANISMS
-    from oncoresist.models.tuning import make_feature_builder, make_mechanism_model, make_survival_model
-    from oncoresist.explain.attributions import drivers_table, explain_features, shap_cross_check
-    from oncoresist.knowledge.annotate import annotate_treatments
-    from oncoresist.features.profiles import cohort_to_profiles, outcomes_for_profiles
-    from oncoresist.simulate.cohort import simulate_cohort
     from oncoresist.models.survival import make_survival_target
+    from oncoresist.models.tuning import (
+        make_feature_builder,
+        make_mechanism_model,
+        make_survival_model,
+    )
+    from oncoresist.simulate.cohort import simulate_cohort
 
     config = load_config("configs/default.yaml").with_overrides(n_jobs=args.threads)
     cohort = simulate_cohort(n=args.train_n, seed=7).cohort

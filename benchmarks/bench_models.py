@@ -51,14 +51,14 @@ def main() -> None:
     from sksurv.metrics import concordance_index_censored
 
     from oncoresist.contract import MECHANISMS
+    from oncoresist.evaluation.metrics import mechanism_metrics, survival_metrics
     from oncoresist.features.builder import FeatureBuilder
+    from oncoresist.features.profiles import cohort_to_profiles, outcomes_for_profiles
+    from oncoresist.models.baselines import CoxPHBaseline, RSFBaseline
     from oncoresist.models.mechanism import LogisticBaseline, MechanismClassifier
     from oncoresist.models.splits import make_split_plan
-    from oncoresist.evaluation.metrics import mechanism_metrics, survival_metrics
-    from oncoresist.features.profiles import cohort_to_profiles, outcomes_for_profiles
-    from oncoresist.simulate.cohort import simulate_cohort
     from oncoresist.models.survival import TimeToResistanceModel, make_survival_target
-    from oncoresist.models.baselines import CoxPHBaseline, RSFBaseline
+    from oncoresist.simulate.cohort import simulate_cohort
 
     start = time.perf_counter()
     sim = simulate_cohort(n=args.n, seed=args.seed)

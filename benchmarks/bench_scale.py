@@ -45,9 +45,9 @@ from _bench_common import quick_model
 
 def tiled_sheet(workdir: Path, rows: int) -> Path:
     """A Parquet profile sheet of ``rows`` rows tiled from 4,000 simulated treatments."""
-    from oncoresist.pipelines.demo import profile_sheet
-    from oncoresist.knowledge.annotate import annotate_treatments
     from oncoresist.features.profiles import cohort_to_profiles
+    from oncoresist.knowledge.annotate import annotate_treatments
+    from oncoresist.pipelines.demo import profile_sheet
     from oncoresist.simulate.cohort import simulate_cohort
 
     path = workdir / f"sheet_{rows}.parquet"

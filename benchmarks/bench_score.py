@@ -39,9 +39,9 @@ from _bench_common import quick_model
 
 def base_sheet(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A simulated clinicians' sheet and its annotated profile frame."""
-    from oncoresist.pipelines.demo import profile_sheet
-    from oncoresist.knowledge.annotate import annotate_treatments
     from oncoresist.features.profiles import cohort_to_profiles
+    from oncoresist.knowledge.annotate import annotate_treatments
+    from oncoresist.pipelines.demo import profile_sheet
     from oncoresist.simulate.cohort import simulate_cohort
 
     cohort = simulate_cohort(n=n, seed=seed).cohort
@@ -113,6 +113,7 @@ def raw_xgboost_seconds(bundle, features: np.ndarray) -> tuple[float, float]:
 #: reported this (large) benchmark process instead of the CLI.
 _CLI_WITH_PEAK = """
 import atexit, os, runpy
+from oncoresist.tracking.bundles import read_bundle
 
 def _peak():
     with open("/proc/self/status") as status, open(os.environ["BENCH_PEAK_FILE"], "w") as out:
@@ -161,12 +162,11 @@ def main() -> None:
     args = parser.parse_args()
     workdir = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
-
-    from oncoresist.models.bundle import ResistanceBundle
+    from oncoresist.tracking.bundles import read_bundle
 
     t0 = time.perf_counter()
     model = quick_model(workdir, args.train_n, args.seed)
-    bundle = ResistanceBundle.load(model)
+    bundle = read_bundle(model)
     print(f"model: {model} ({time.perf_counter() - t0:.0f} s to prepare)", flush=True)
     sheet, profiles = base_sheet(args.base_n, args.seed + 1)
     print(f"base sheet: {len(sheet)} rows x {sheet.shape[1]} columns", flush=True)

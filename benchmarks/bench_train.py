@@ -59,12 +59,12 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-    from oncoresist.models.config import load_config
     from oncoresist.explain.attributions import explain_features
+    from oncoresist.models.config import load_config
     from oncoresist.models.splits import make_split_plan
+    from oncoresist.pipelines.train import load_training_data, train
     from oncoresist.simulate.cohort import simulate_cohort
     from oncoresist.simulate.output import write_simulation
-    from oncoresist.pipelines.train import load_training_data, train
 
     config = load_config(args.config)
     print(f"load average before: {_load_average()}")

@@ -26,15 +26,15 @@ from oncoresist.defaults import DEFAULT_COHORT_SIZE
 
 def main() -> None:
     """Train, score the held-out cohort, print the figures."""
-    from oncoresist.models.config import load_config
-    from oncoresist.knowledge.annotate import annotate_treatments
-    from oncoresist.uncertainty.shifts import ood_shift_auroc
     from oncoresist.features.profiles import cohort_to_profiles, outcomes_for_profiles
-    from oncoresist.simulate.cohort import simulate_cohort
-    from oncoresist.simulate.output import write_simulation
+    from oncoresist.knowledge.annotate import annotate_treatments
+    from oncoresist.models.config import load_config
     from oncoresist.models.survival import make_survival_target
     from oncoresist.pipelines.train import train
+    from oncoresist.simulate.cohort import simulate_cohort
+    from oncoresist.simulate.output import write_simulation
     from oncoresist.uncertainty.fit import evaluate_uncertainty
+    from oncoresist.uncertainty.shifts import ood_shift_auroc
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=DEFAULT_COHORT_SIZE)

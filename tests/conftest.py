@@ -16,6 +16,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest
 
+from oncoresist.tracking.bundles import save_bundle
+
 #: Small, fast training config for tests that need a trained bundle (not for metrics).
 EXPLAIN_TINY_OVERRIDES = {
     "n_jobs": 1,
@@ -139,7 +141,7 @@ def scoring_model(tmp_path_factory, tiny_trained_model):
     from types import SimpleNamespace
 
     result = tiny_trained_model.result
-    folder = result.bundle.save(tmp_path_factory.mktemp("scoring-bundle") / "bundle")
+    folder = save_bundle(result.bundle, tmp_path_factory.mktemp("scoring-bundle") / "bundle")
     return SimpleNamespace(
         uri=tiny_trained_model.uri,
         ref="models:/oncoresist@candidate",

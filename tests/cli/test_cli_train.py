@@ -197,7 +197,7 @@ def test_evaluate_with_an_unknown_model_exits_1_listing_models(tiny_trained_mode
 
 
 def test_metric_summaries_group_and_omit_empty_tables():
-    from oncoresist.pipelines.validate import metric_summaries
+    from oncoresist.cli.summaries import metric_summaries
 
     tables = dict(
         metric_summaries({"cindex_oracle_ratio": 0.98, "fidelity_tp53_time": 1.0, "test_ibs": 0.17})

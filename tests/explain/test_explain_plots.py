@@ -50,7 +50,7 @@ def test_log_global_explanations_logs_to_the_active_run(
 ):
     from mlflow import MlflowClient
 
-    from oncoresist.explain.plots import log_global_explanations
+    from oncoresist.pipelines.train import log_global_explanations
     from oncoresist.tracking import store as tracking
     from oncoresist.tracking.provenance import StageTimer
 

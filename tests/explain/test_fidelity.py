@@ -144,7 +144,8 @@ def test_fidelity_ranks_drivers_within_the_setting(explain_trained, held_out):
 def test_fidelity_metrics_are_logged_to_the_run(explain_trained, held_out, tmp_path):
     from mlflow import MlflowClient
 
-    from oncoresist.explain.fidelity import fidelity_for_training, log_fidelity
+    from oncoresist.explain.fidelity import fidelity_for_training
+    from oncoresist.pipelines.train import log_fidelity
     from oncoresist.tracking import store as tracking
 
     _, profiles, features, _, _, _ = held_out

@@ -11,8 +11,15 @@ import pandas as pd
 import pytest
 
 from oncoresist.exceptions import ModelLoadError
-from oncoresist.models.bundle import BUNDLE_FILE, BUNDLE_FORMAT, METADATA_FILE, ResistanceBundle
+from oncoresist.models.bundle import ResistanceBundle
 from oncoresist.tracking import registry
+from oncoresist.tracking.bundles import (
+    BUNDLE_FILE,
+    BUNDLE_FORMAT,
+    METADATA_FILE,
+    read_bundle,
+    save_bundle,
+)
 
 pytestmark = pytest.mark.slow  # every test here uses the session's trained model
 
@@ -47,23 +54,23 @@ def test_save_load_round_trip_predicts_identically(tiny_trained_model, tmp_path)
     from oncoresist.pipelines.train import load_training_data
 
     bundle = _copy(tiny_trained_model)
-    folder = bundle.save(tmp_path / "bundle")
+    folder = save_bundle(bundle, tmp_path / "bundle")
     assert (folder / BUNDLE_FILE).exists()
     meta = json.loads((folder / METADATA_FILE).read_text())
     assert meta["bundle_format"] == BUNDLE_FORMAT
     assert meta["run_id"] == tiny_trained_model.result.run_id
     assert not list(folder.glob("*.tmp"))
-    loaded = ResistanceBundle.load(folder)
+    loaded = read_bundle(folder)
     profiles = load_training_data(tiny_trained_model.data).profiles.head(25)
     pd.testing.assert_frame_equal(loaded.predict(profiles), bundle.predict(profiles))
     probabilities = loaded.predict(profiles)[[f"p_{m}" for m in loaded.mechanisms]]
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
     # The joblib file alone loads too.
-    assert ResistanceBundle.load(folder / BUNDLE_FILE).feature_names == bundle.feature_names
+    assert read_bundle(folder / BUNDLE_FILE).feature_names == bundle.feature_names
 
 
 def test_newer_bundle_format_is_refused_with_upgrade_advice(tiny_trained_model, tmp_path):
-    folder = _copy(tiny_trained_model).save(tmp_path / "bundle")
+    folder = save_bundle(_copy(tiny_trained_model), tmp_path / "bundle")
     meta = json.loads((folder / METADATA_FILE).read_text())
     meta["bundle_format"] = BUNDLE_FORMAT + 1
     meta["oncoresist_version"] = "9.0.0"
@@ -73,7 +80,7 @@ def test_newer_bundle_format_is_refused_with_upgrade_advice(tiny_trained_model, 
         rf"{BUNDLE_FORMAT} or older\. Upgrade oncoresist"
     )
     with pytest.raises(ModelLoadError, match=advice):
-        ResistanceBundle.load(folder)
+        read_bundle(folder)
     with pytest.raises(ModelLoadError, match=advice):
         registry.load_bundle(str(folder))
 
@@ -84,7 +91,7 @@ def test_newer_format_inside_the_joblib_is_refused_too(tiny_trained_model, tmp_p
     (tmp_path / "b").mkdir()
     joblib.dump(bundle, tmp_path / "b" / BUNDLE_FILE)  # no bundle.json beside it
     with pytest.raises(ModelLoadError, match=rf"bundle format {BUNDLE_FORMAT + 1}"):
-        ResistanceBundle.load(tmp_path / "b" / BUNDLE_FILE)
+        read_bundle(tmp_path / "b" / BUNDLE_FILE)
 
 
 def test_exported_model_with_newer_format_is_refused(tiny_trained_model, tmp_path):
@@ -103,13 +110,13 @@ def test_unreadable_or_foreign_bundle_files(tmp_path):
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / BUNDLE_FILE).write_bytes(b"not a pickle")
     with pytest.raises(ModelLoadError, match="cannot read the bundle"):
-        ResistanceBundle.load(tmp_path / "junk")
+        read_bundle(tmp_path / "junk")
     (tmp_path / "foreign").mkdir()
     joblib.dump({"a": 1}, tmp_path / "foreign" / BUNDLE_FILE)
     with pytest.raises(ModelLoadError, match="does not hold an oncoresist ResistanceBundle"):
-        ResistanceBundle.load(tmp_path / "foreign")
+        read_bundle(tmp_path / "foreign")
     with pytest.raises(ModelLoadError, match="no oncoresist bundle"):
-        ResistanceBundle.load(tmp_path / "empty-folder-that-does-not-exist")
+        read_bundle(tmp_path / "empty-folder-that-does-not-exist")
 
 
 def test_pyfunc_predict_matches_score_profiles(tiny_trained_model, demo_profiles):

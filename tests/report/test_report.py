@@ -10,6 +10,7 @@ import pytest
 from report_browser import chromium, page_is_sound, render_check
 
 from oncoresist.paths import demo_dir
+from oncoresist.tracking.bundles import save_bundle
 
 #: Each test renders figures or a report from a trained model (tens of seconds on 2 cores).
 pytestmark = pytest.mark.slow
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def model_folder(explain_trained, tmp_path_factory):
     folder = tmp_path_factory.mktemp("report-model") / "model"
-    explain_trained.bundle.save(folder)
+    save_bundle(explain_trained.bundle, folder)
     return folder
 
 
@@ -54,8 +55,8 @@ def test_report_has_card_banner_overview_and_requested_patients(demo_report, exp
 
 
 def test_report_numbers_are_the_scoring_engines(demo_report, model_folder):
-    from oncoresist.pipelines.score import resolve_bundle
     from oncoresist.scoring.engine import score_profiles
+    from oncoresist.tracking.bundles import resolve_bundle
 
     _, out = demo_report
     bundle, _ = resolve_bundle(str(model_folder))
@@ -71,8 +72,8 @@ def test_report_numbers_are_the_scoring_engines(demo_report, model_folder):
 @pytest.fixture(scope="module")
 def demo_scores(model_folder):
     """The scoring engine's rows for the demo sheet, by patient id."""
-    from oncoresist.pipelines.score import resolve_bundle
     from oncoresist.scoring.engine import score_profiles
+    from oncoresist.tracking.bundles import resolve_bundle
 
     bundle, _ = resolve_bundle(str(model_folder))
     frame = pd.read_csv(demo_dir() / "profiles.csv", dtype=str)
@@ -168,8 +169,8 @@ def test_uncertainty_card_without_ground_truth_names_only_the_estimates():
 def ood_report(model_folder, tmp_path_factory):
     """Report on the demo sheet plus a copy of P000003 with a cancer type never seen."""
     from oncoresist.pipelines.explain import report_file
-    from oncoresist.pipelines.score import resolve_bundle
     from oncoresist.scoring.engine import score_profiles
+    from oncoresist.tracking.bundles import resolve_bundle
 
     folder = tmp_path_factory.mktemp("ood-report")
     frame = pd.read_csv(demo_dir() / "profiles.csv", dtype=str)

@@ -12,6 +12,8 @@ import uuid
 import pandas as pd
 import pytest
 
+from oncoresist.tracking.bundles import read_bundle
+
 pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.slow
@@ -132,10 +134,9 @@ def test_local_cluster_workers_wait_passively_on_one_thread(cluster_client):
 def test_worker_bundle_runs_one_xgboost_thread(scoring_model):
     import json
 
-    from oncoresist.models.bundle import ResistanceBundle
     from oncoresist.scale.scoring import one_xgboost_thread
 
-    bundle = ResistanceBundle.load(scoring_model.folder)
+    bundle = read_bundle(scoring_model.folder)
     models = (bundle.mechanism_model, bundle.survival_model)
 
     def nthreads() -> list[str]:

@@ -18,6 +18,8 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
+from oncoresist.tracking.bundles import read_bundle, save_bundle
+
 pytestmark = pytest.mark.slow
 
 MELANOMA = "melanoma_BRAF_dabrafenib_trametinib"
@@ -270,7 +272,7 @@ def test_scoring_adds_the_columns_and_works_without_extras(fitted, tmp_path):
     assert not {"mechanism_set", "months_lo", "ood_score"} & set(plain.columns)
     pd.testing.assert_series_equal(plain["p_bypass"], scored["p_bypass"])
     # Extras survive a save/load round trip (joblib) and give the same columns.
-    loaded = ResistanceBundle.load(fitted.bundle.save(tmp_path / "bundle"))
+    loaded = read_bundle(save_bundle(fitted.bundle, tmp_path / "bundle"))
     again = score_profile_frame(loaded, rows, top_drivers=0, scored_at="t")
     pd.testing.assert_frame_equal(again, scored)
     copy = joblib.load(_dump(fitted.extras, tmp_path / "extras.joblib"))

@@ -12,13 +12,12 @@ import pytest
 from oncoresist.exceptions import InputDataError
 from oncoresist.io import datasets
 from oncoresist.io.datasets import DatasetFetchError, check_sha256, fetch_gdsc, load_gdsc
-from oncoresist.validation.gdsc.benchmark import (
+from oncoresist.validation.gdsc.benchmark import evaluate_drug, target_met
+from oncoresist.validation.gdsc.data import (
     GDSCData,
-    evaluate_drug,
     join_gdsc,
     label_resistant,
     normalise_name,
-    target_met,
     tissue_rate_baseline,
 )
 from oncoresist.validation.gdsc.drivers import biomarker_rank
@@ -400,7 +399,7 @@ def test_gdsc_markdown_and_mlflow_runs(tmp_path):
     from mlflow.tracking import MlflowClient
 
     from oncoresist.validation.gdsc.benchmark import log_gdsc_runs
-    from oncoresist.validation.page import render_gdsc_markdown
+    from oncoresist.validation.gdsc.page import render_gdsc_markdown
 
     result = _benchmark_rows()
     assert result.drugs["rank_target_met"].tolist()[0] is True
@@ -555,7 +554,7 @@ def test_pan_drug_model_recovers_each_drugs_planted_biomarker(tmp_path):
         assert not any(d.startswith("tissue=") for d in by_drug.loc[drug, "top_drivers"])
         assert by_drug.loc[drug, "shap_rank_columns"] == 1
 
-    from oncoresist.validation.page import render_gdsc_markdown
+    from oncoresist.validation.gdsc.page import render_gdsc_markdown
 
     per_drug = _benchmark_rows()  # Dabrafenib and Crizotinib, per-drug AUROC 0.700
     per_drug.pan_drug = result

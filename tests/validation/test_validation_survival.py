@@ -9,7 +9,8 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from oncoresist.exceptions import ConfigError
-from oncoresist.validation.page import markdown_table, update_generated_section
+from oncoresist.validation.markdown import markdown_table
+from oncoresist.validation.page import update_generated_section
 from oncoresist.validation.survival.benchmark import (
     benchmark_survival,
     make_verdicts,

@@ -45,9 +45,9 @@ def benchmark_survival_command(
     then repeated stratified CV; prints the tables, writes them to the docs page and logs one
     MLflow run per dataset × model.
     """
-    from oncoresist.validation.page import METRIC_LABELS
     from oncoresist.validation.survival.benchmark import benchmark_survival
     from oncoresist.validation.survival.models import DATASETS, MODELS
+    from oncoresist.validation.survival.page import METRIC_LABELS
 
     with domain_errors():
         result = benchmark_survival(

@@ -108,7 +108,7 @@ def simulate(
     if fmt not in {"canonical", "cbioportal", "both"}:
         err.print("--format must be canonical, cbioportal or both")
         raise typer.Exit(EXIT_USAGE)
-    from oncoresist.pipelines.validate import run_simulation
+    from oncoresist.pipelines.simulate import run_simulation
 
     with domain_errors():
         result = run_simulation(
@@ -123,7 +123,7 @@ def simulate(
             overwrite=overwrite,
         )
     if not quiet:
-        from oncoresist.pipelines.validate import calibration_display
+        from oncoresist.cli.summaries import calibration_display
 
         out.print(
             frame_table(

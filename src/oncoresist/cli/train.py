@@ -35,7 +35,9 @@ def train(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Train both models with baselines, evaluate, and log everything to MLflow."""
-    from oncoresist.pipelines.validate import metric_summaries, train_and_report
+    from oncoresist.cli.summaries import metric_summaries, training_progress
+    from oncoresist.models.config import load_config
+    from oncoresist.pipelines.train import train as train_job
 
     if engine not in {"local", "dask"}:
         err.print("--engine must be local or dask")
@@ -43,14 +45,17 @@ def train(
     if engine == "dask":  # the same run; every XGBoost fit goes to xgboost.dask
         from functools import partial
 
-        from oncoresist.scale.training import train_and_report_dask
+        from oncoresist.scale.training import train_dask
 
-        train_and_report = partial(train_and_report_dask, scheduler=scheduler)
+        train_job = partial(train_dask, scheduler=scheduler)
 
     with domain_errors():
-        result = train_and_report(
-            data, config, experiment=experiment, tracking_uri=tracking_uri, quiet=quiet, console=err
-        )
+        settings = load_config(config)
+        display, report = training_progress(err, quiet)
+        with display:
+            result = train_job(
+                settings, data, experiment=experiment, tracking_uri=tracking_uri, report=report
+            )
     import pandas as pd
 
     out.print(frame_table(result.comparison, title="Test-split metrics (95% CI)"))
@@ -93,8 +98,8 @@ def evaluate(
     Logs the training run's metrics under `eval_` names (plus oracle ratios on simulated
     data) and the same plots, tagged `evaluated_model`.
     """
+    from oncoresist.cli.summaries import metric_summaries
     from oncoresist.pipelines.evaluate import evaluate_model
-    from oncoresist.pipelines.validate import metric_summaries
 
     with domain_errors():
         job = evaluate_model(
@@ -137,7 +142,7 @@ def run(
     Validate the demo inputs, simulate the default cohort, train and register a model,
     promote it to champion, export it, score the demo profiles and write the review report.
     """
-    from oncoresist.pipelines.validate import run_main_job
+    from oncoresist.cli.run import run_main_job
 
     err.print(RESEARCH_USE_NOTICE)
     with domain_errors():

@@ -58,7 +58,6 @@ class Reader:
         """Human reading of one feature value ("MET amplification", "line 2")."""
         spec = self._specs.get(feature)
         if spec is not None:
-
             return describe_spec(spec, float(value), expression=self._mode)
         return describe(self.builder, feature, value)
 

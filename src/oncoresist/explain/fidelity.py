@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from oncoresist.explain.attributions import Explanation, explain_features
 from oncoresist.explain.drivers import SURVIVAL_MODEL, group_matrix
@@ -42,9 +41,8 @@ from oncoresist.knowledge.programs import load_signatures
 from oncoresist.simulate.cohort import simulate_cohort
 from oncoresist.simulate.draw import mechanism_shifts
 from oncoresist.simulate.observe import truth_features
-from oncoresist.simulate.output import SIMULATION_FILE
+from oncoresist.simulate.output import read_simulation
 from oncoresist.simulate.params import SimulationParams
-from oncoresist.tracking import store as tracking
 
 #: Feature kinds drivers are ranked among (treatment, setting and clinical excluded).
 RANKED_KINDS = ("genomic", "expression", "program", "knowledge")
@@ -272,10 +270,8 @@ def simulation_truth(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], Any
     ``simulation.yaml`` (same parameters and settings: calibration is deterministic), and the
     features are read back from the written tables, never from ``ground_truth.parquet``.
     """
-
-
     folder = Path(data_dir)
-    meta = yaml.safe_load((folder / SIMULATION_FILE).read_text())
+    meta = read_simulation(folder)
     params = SimulationParams.model_validate(meta["parameters"])
     result = simulate_cohort(
         n=1,
@@ -307,14 +303,6 @@ def fidelity_for_training(
     )
 
 
-def log_fidelity(report: FidelityReport) -> None:
-    """Log ``fidelity_*`` metrics and the two tables to the active MLflow run."""
-
-    tracking.log_metrics({k: v for k, v in report.metrics.items() if v == v})
-    tracking.log_frame(report.causes, "explain/fidelity_causes.csv")
-    tracking.log_frame(report.global_ranking, "explain/fidelity_global.csv")
-
-
 __all__ = [
     "FIDELITY_BAR",
     "PLANTED_CAUSES",
@@ -324,6 +312,5 @@ __all__ = [
     "cause_groups",
     "fidelity_for_training",
     "fidelity_report",
-    "log_fidelity",
     "simulation_truth",
 ]

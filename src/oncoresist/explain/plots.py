@@ -9,14 +9,12 @@ and draws them with shap's own plots (``shap.Explanation`` objects, matplotlib A
 * dependence (scatter) plots of the top features of each model;
 * the table of global importances (per feature and per source group).
 
-:func:`log_global_explanations` logs them to the active MLflow run through
-:mod:`oncoresist.tracking.store` (with registry and pyfunc_model, the only modules that import
-mlflow).
+:func:`oncoresist.pipelines.train.log_global_explanations` logs them to the active MLflow
+run; this module only returns figures and tables.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +24,6 @@ import pandas as pd
 from oncoresist.contract import MECHANISMS
 from oncoresist.explain.attributions import Explanation, explain_features, global_importance
 from oncoresist.explain.drivers import SURVIVAL_MODEL
-from oncoresist.tracking import store as tracking
 
 #: Features shown in a beeswarm / bar chart, and dependence plots drawn per model.
 MAX_DISPLAY = 15
@@ -43,14 +40,14 @@ class GlobalExplanations:
 
     def close(self) -> None:
         """Close every figure (free memory when they were not logged)."""
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        import matplotlib.pyplot as plt
 
         for figure in self.figures.values():
             plt.close(figure)
 
 
 def _shap_explanation(values: np.ndarray, base: np.ndarray, features: pd.DataFrame) -> Any:
-    import shap  # noqa: PLC0415
+    import shap
 
     return shap.Explanation(
         values=values,
@@ -62,7 +59,7 @@ def _shap_explanation(values: np.ndarray, base: np.ndarray, features: pd.DataFra
 
 def _draw(plot: Any, *args: Any, title: str, **kwargs: Any) -> Any:
     """Run one shap plot on a fresh figure and return that figure (never shown)."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     before = set(plt.get_fignums())
     plt.figure()
@@ -77,7 +74,7 @@ def _draw(plot: Any, *args: Any, title: str, **kwargs: Any) -> Any:
 
 def _bar_chart(table: pd.DataFrame, max_display: int) -> Any:
     """Mean |SHAP| of the top features: mechanism (stacked by class) and time to resistance."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 0.35 * max_display + 1.8))
     mech = table.nlargest(max_display, "mechanism:all")[::-1]
@@ -124,7 +121,7 @@ def global_explanations(
         ``explain/dependence_<model>_<n>.png``; ``tables`` keyed
         ``explain/global_importance.csv`` and ``explain/global_importance_groups.csv``.
     """
-    import shap  # noqa: PLC0415
+    import shap
 
     explanation = explanation or explain_features(bundle, features)
     out = GlobalExplanations(n_rows=len(features))
@@ -175,21 +172,3 @@ def global_explanations(
                 title=f"{feature}: SHAP ({label})",
             )
     return out
-
-
-def log_global_explanations(
-    bundle: Any, features_test: pd.DataFrame, timer: Any = None
-) -> GlobalExplanations:
-    """Compute :func:`global_explanations` and log figures and tables to the active run.
-
-    The figures are closed once logged; the tables stay in the returned object.
-    """
-
-
-    with timer.stage("shap") if timer is not None else nullcontext():
-        result = global_explanations(bundle, features_test)
-        for path, figure in result.figures.items():
-            tracking.log_figure(figure, path)
-        for path, frame in result.tables.items():
-            tracking.log_frame(frame, path)
-    return result

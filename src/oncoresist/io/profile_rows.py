@@ -23,7 +23,7 @@ from oncoresist.contract.alterations import (
 )
 from oncoresist.exceptions import Problem
 from oncoresist.io.canonical import NUMERIC_MISSING
-from oncoresist.io.tables import _cell_text
+from oncoresist.io.tables import cell_text
 
 __all__ = ["REQUIRED_COLUMNS", "Accumulator", "add_row", "expression_cells"]
 
@@ -103,7 +103,7 @@ def _expression_cells_by_column(
     for j, column in enumerate(expr_cols):
         cells = frame[column]
         if pd.api.types.is_float_dtype(cells):  # numbers kept by typed_to_text: show as typed
-            cells = pd.Series([_cell_text(v) for v in cells.tolist()], index=cells.index)
+            cells = pd.Series([cell_text(v) for v in cells.tolist()], index=cells.index)
         text = cells.astype("string").str.strip()
         missing = (text.isna() | text.eq("") | text.isin(NUMERIC_MISSING)).to_numpy(bool)
         numbers = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(float)

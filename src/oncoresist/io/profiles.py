@@ -34,9 +34,15 @@ __all__ = [
     "EXPR_PREFIX",
     "OPTIONAL_COLUMNS",
     "ProfileSheet",
+    "is_expression_column",
     "iter_profile_chunks",
+    "parquet_sheet_shape",
     "profiles_to_cohort",
+    "read_parquet_rows",
     "read_profile_sheet",
+    "read_sheet_keys",
+    "read_staged_chunk",
+    "write_staged_chunk",
 ]
 
 OPTIONAL_COLUMNS = ("treatment_id", "age_years", "sex", "mutations", "copy_number", "fusions")
@@ -208,7 +214,6 @@ def iter_profile_chunks(path: str | os.PathLike[str], chunk_size: int) -> Iterat
             yield records_to_frame(header, batch, path.name, header_line)
         return
     if suffix == ".parquet":
-
         if not path.is_file() or path.stat().st_size == 0:
             read_table(path)  # raises the standard "not found" / "empty file" error
         try:
@@ -228,3 +233,76 @@ def iter_profile_chunks(path: str | os.PathLike[str], chunk_size: int) -> Iterat
     frame = read_table(path)
     for start in range(0, len(frame), chunk_size):
         yield frame.iloc[start : start + chunk_size]
+
+
+# --------------------------------------------------------------------------------------
+# Parquet sheets read in slices and client-parsed chunks staged as Parquet (the Dask path,
+# :mod:`oncoresist.scale.partitions`): a slice or a staged chunk is the frame
+# :func:`iter_profile_chunks` yields for the same rows.
+
+
+def parquet_sheet_shape(path: str | os.PathLike[str]) -> tuple[list[str], int]:
+    """Column names and row count of a Parquet sheet, from its footer (no rows are read).
+
+    Raises
+    ------
+    InputDataError
+        The standard "not Parquet" / "empty file" error of
+        :func:`~oncoresist.io.tables.read_table`, with the file name.
+    """
+    try:
+        meta = pq.ParquetFile(path)
+    except Exception:  # the standard "not Parquet" / "empty file" error, with file name
+        read_table(Path(path))
+        raise
+    return [str(c) for c in meta.schema_arrow.names], meta.metadata.num_rows
+
+
+def read_sheet_keys(path: str | os.PathLike[str], columns: list[str]) -> pd.DataFrame:
+    """The ``patient_id`` and ``treatment_id`` columns of a Parquet sheet (names stripped).
+
+    ``columns`` are the sheet's column names (:func:`parquet_sheet_shape`); a sheet with
+    neither column gives an empty frame.
+    """
+    wanted = [c for c in columns if c.strip() in ("patient_id", "treatment_id")]
+    frame = pq.read_table(path, columns=wanted).to_pandas() if wanted else pd.DataFrame()
+    return frame.set_axis([c.strip() for c in frame.columns], axis=1)
+
+
+def read_parquet_rows(
+    path: str | os.PathLike[str], row_start: int, n_rows: int, first_line: int
+) -> pd.DataFrame:
+    """Rows ``row_start`` to ``row_start + n_rows`` of a Parquet sheet as text cells.
+
+    Only the row groups holding those rows are read. The frame is indexed by sheet row
+    number (``line``, from ``first_line``); numeric expression columns stay numbers, as
+    :func:`iter_profile_chunks` streams them.
+    """
+    parquet = pq.ParquetFile(path)
+    groups, offset = [], 0
+    stop = row_start + n_rows
+    for index in range(parquet.num_row_groups):
+        size = parquet.metadata.row_group(index).num_rows
+        if offset < stop and offset + size > row_start:
+            groups.append((index, offset))
+        offset += size
+    if not groups:
+        table = parquet.schema_arrow.empty_table()
+    else:
+        table = parquet.read_row_groups([g for g, _ in groups])
+        table = table.slice(row_start - groups[0][1], n_rows)
+    # Numeric expression columns stay numbers, as iter_profile_chunks streams them: rendering
+    # ~500 columns to text and parsing them back cost more than a third of a partition.
+    return typed_to_text(table.to_pandas(), first_line, keep_numbers=is_expression_column)
+
+
+def write_staged_chunk(chunk: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Store a parsed chunk (text cells, ``line`` index) as Parquet; missing cells as nulls."""
+    text = chunk.astype(object).where(chunk.notna(), None)
+    text.to_parquet(path, index=True)
+
+
+def read_staged_chunk(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a chunk stored by :func:`write_staged_chunk`: text cells (None if missing), by line."""
+    frame = pd.read_parquet(path)
+    return frame.astype(object).where(frame.notna(), None)

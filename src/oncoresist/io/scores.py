@@ -1,15 +1,20 @@
 """Writing scores: rounding and formula neutralisation for people, atomic files, chunk writer.
 
-Used by :mod:`oncoresist.pipelines.score` (and the Dask path). Files are written to a hidden
-temporary name next to the destination and renamed at the end, so an interrupted run (an
-exception, Ctrl-C or SIGTERM) leaves neither a partial output nor a temporary file.
+Used by :mod:`oncoresist.pipelines.score` and, for the partitioned Parquet dataset of the
+Dask path (part files, the ``_SUCCESS`` marker), by :mod:`oncoresist.scale.scoring`. Files
+are written to a hidden temporary name next to the destination and renamed at the end, so
+an interrupted run (an exception, Ctrl-C or SIGTERM) leaves neither a partial output nor a
+temporary file.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +23,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from oncoresist.exceptions import OutputExistsError
 
 #: Spreadsheets run a cell starting with one of these as a formula (CSV/XLSX injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -129,7 +136,6 @@ class ChunkWriter:
             )
             self._wrote_header = True
         elif self.fmt == "parquet":
-
             table = pa.Table.from_pandas(stable_types(frame), preserve_index=False)
             if self._parquet is None:
                 self._schema = table.schema
@@ -172,3 +178,76 @@ def stable_types(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             frame[column] = values.astype("string")
     return frame
+
+
+# --------------------------------------------------------------------------------------
+# The partitioned Parquet dataset of ``oncoresist score --engine dask``::
+#
+#     OUT/part-00000.parquet ...      scored rows of partition 0 ...
+#     OUT/_errors/part-00000.parquet  rejected rows
+#     OUT/_SUCCESS                    written last (JSON)
+#
+# Readers (``pandas.read_parquet(OUT)``, Spark, DuckDB) skip ``_``/``.`` names.
+
+#: Marker file written last into a complete dataset.
+SUCCESS = "_SUCCESS"
+#: Default errors dataset, inside the scores dataset.
+ERRORS = "_errors"
+#: Client-parsed CSV/TSV/XLSX chunks, inside the scores dataset while it is written.
+STAGING = "_staging"
+PART_PREFIX = "part-"
+
+
+def part_name(number: int) -> str:
+    """File name of partition ``number`` in the scores and errors datasets."""
+    return f"{PART_PREFIX}{number:05d}.parquet"
+
+
+def write_part_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write one Parquet part through a hidden temporary file and an atomic rename."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def prepare_output(out: Path, errors: Path, overwrite: bool) -> None:
+    """Refuse to replace an existing dataset unless ``overwrite``; then clear our files only.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``out`` or ``errors`` exists and ``overwrite`` is False, or if a folder holds
+        files that are not part of a scores dataset (those are never deleted).
+    """
+    for target in (out, errors):
+        if not target.exists():
+            continue
+        if not overwrite:
+            raise OutputExistsError(f"{target} exists; pass --overwrite to replace it")
+        if target.is_file():
+            target.unlink()
+            continue
+        ours = {SUCCESS, ERRORS, STAGING}
+        foreign = [
+            p.name
+            for p in target.iterdir()
+            if not (p.name.startswith((PART_PREFIX, ".")) or p.name in ours)
+        ]
+        if foreign:
+            raise OutputExistsError(
+                f"{target} holds files that are not part of a scores dataset "
+                f"({', '.join(sorted(foreign)[:5])}); choose an empty or new folder"
+            )
+        shutil.rmtree(target)
+
+
+def write_success_marker(out: Path, marker: dict[str, Any]) -> Path:
+    """Write ``OUT/_SUCCESS`` (``marker`` as indented JSON) through a rename; return its path."""
+    tmp = out / f".{SUCCESS}.tmp"
+    tmp.write_text(json.dumps(marker, indent=2) + "\n")
+    os.replace(tmp, out / SUCCESS)
+    return out / SUCCESS

@@ -25,6 +25,7 @@ from oncoresist.io.files import atomic_write
 __all__ = [
     "DELIMITED",
     "TABLE_EXTENSIONS",
+    "cell_text",
     "read_table",
     "typed_to_text",
     "write_table",
@@ -77,7 +78,7 @@ def _empty_file(source: str) -> InputDataError:
     )
 
 
-def _cell_text(value: object) -> str | None:
+def cell_text(value: object) -> str | None:
     """Render a typed cell (Parquet/XLSX) as text; floats keep every digit."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
@@ -112,7 +113,7 @@ def typed_to_text(
     kept = [c for c in frame.columns if numeric(c)]
     text = [c for c in frame.columns if c not in set(kept)]
     out = pd.DataFrame(
-        {str(c): [_cell_text(v) for v in frame[c].tolist()] for c in text},
+        {str(c): [cell_text(v) for v in frame[c].tolist()] for c in text},
         index=range(len(frame)),
         dtype=object,  # text stays object: pandas 3 would infer its string dtype
     )

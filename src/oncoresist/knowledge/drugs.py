@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from oncoresist.exceptions import ConfigError, InputDataError, Problem, UnknownDrugError
+from oncoresist.io.files import YamlSyntaxError, read_yaml
 from oncoresist.paths import knowledge_dir
 
 DRUGS_FILE = "drugs.yaml"
@@ -60,10 +60,10 @@ def _field(loc: Iterable[object]) -> str:
 def read_model(path: Path, model: type[_M]) -> _M:
     """Read a YAML file into a strict pydantic model, or raise :class:`ConfigError`."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: knowledge file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
+    except (YamlSyntaxError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     try:
         return model.model_validate(data)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from oncoresist.exceptions import ConfigError
+from oncoresist.io.files import YamlSyntaxError, read_yaml
 from oncoresist.paths import knowledge_dir
 
 PROGRAM_PREFIX = "program_"
@@ -56,8 +56,8 @@ def load_signatures(path: str | Path | None = None) -> dict[str, Signature]:
     """
     path = Path(path) if path is not None else knowledge_dir() / "signatures.yaml"
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
+        raw = read_yaml(path)
+    except (OSError, YamlSyntaxError) as err:
         raise ConfigError(f"cannot read signatures file {path}: {err}") from err
     programs = raw.get("programs") if isinstance(raw, Mapping) else None
     if not isinstance(programs, Mapping) or not programs:

@@ -1,39 +1,59 @@
-"""The one place XGBoost boosting runs: in this process, or on a Dask cluster.
+"""The one place XGBoost boosting runs: ``xgboost.train``, or a trainer installed for a context.
 
 The model classes (:class:`~oncoresist.models.mechanism.MechanismClassifier`,
 :class:`~oncoresist.models.survival.TimeToResistanceModel`) call :func:`train` instead of
-``xgboost.train``. By default it *is* ``xgboost.train``. Inside :func:`dask_boosting` the
-same parameters and data go to ``xgboost.dask.train`` on the client's workers; the result
-is a plain ``xgboost.Booster`` either way, so bundles, SHAP and scoring do not change.
+``xgboost.train``. By default it *is* ``xgboost.train``. Inside :func:`use_trainer` the same
+parameters and data go to the installed trainer instead (for example
+:func:`oncoresist.scale.boosting.dask_boosting`, which trains on a Dask cluster's workers); a
+trainer returns a plain ``xgboost.Booster``, so bundles, SHAP and scoring do not change.
 """
 
 from __future__ import annotations
 
 import contextvars
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
-import numpy as np
+import xgboost as xgb
 
-#: The Dask client boosting runs on (None: this process).
-_CLIENT: contextvars.ContextVar[Any] = contextvars.ContextVar("oncoresist_dask", default=None)
+#: A trainer: the keyword arguments and result of :func:`train` (``xgboost.train``'s).
+Trainer = Callable[..., Any]
+
+
+class InstalledTrainer(NamedTuple):
+    """A trainer installed by :func:`use_trainer`, with the engine name logged for its runs."""
+
+    engine: str
+    train: Trainer
+
+
+#: Boosting in this process: ``xgboost.train`` (the default trainer).
+LOCAL = InstalledTrainer("local", xgb.train)
+
+#: The trainer boosting uses: :data:`LOCAL` unless one is installed (:func:`use_trainer`).
+_TRAINER: contextvars.ContextVar[InstalledTrainer] = contextvars.ContextVar(
+    "oncoresist_trainer", default=LOCAL
+)
 
 
 def engine_name() -> str:
-    """``"dask"`` inside :func:`dask_boosting`, else ``"local"`` (logged with every run)."""
-    return "local" if _CLIENT.get() is None else "dask"
+    """The engine of the installed trainer (``"dask"`` on Dask), else ``"local"`` (logged)."""
+    return _TRAINER.get().engine
 
 
 @contextmanager
-def dask_boosting(client: Any) -> Iterator[Any]:
-    """Route every :func:`train` call in this context to ``xgboost.dask`` on ``client``."""
-    token = _CLIENT.set(client)
+def use_trainer(trainer: Trainer, engine: str) -> Iterator[None]:
+    """Route every :func:`train` call in this context to ``trainer`` (logged as ``engine``).
+
+    ``trainer`` is called as ``trainer(params, dtrain, num_boost_round=..., evals=[...],
+    early_stopping_rounds=..., verbose_eval=...)`` and returns an ``xgboost.Booster``.
+    """
+    token = _TRAINER.set(InstalledTrainer(engine, trainer))
     try:
-        yield client
+        yield
     finally:
-        _CLIENT.reset(token)
+        _TRAINER.reset(token)
 
 
 def train(
@@ -44,67 +64,15 @@ def train(
     early_stopping_rounds: int | None = None,
     verbose_eval: bool = False,
 ) -> Any:
-    """``xgboost.train`` here, or ``xgboost.dask.train`` when a Dask client is active.
+    """``xgboost.train`` here, or the trainer installed by :func:`use_trainer`.
 
     Parameters and return value are those of ``xgboost.train``.
     """
-    import xgboost as xgb  # noqa: PLC0415
-
-    client = _CLIENT.get()
-    if client is None:
-        return xgb.train(
-            params,
-            dtrain,
-            num_boost_round=num_boost_round,
-            evals=list(evals),
-            early_stopping_rounds=early_stopping_rounds,
-            verbose_eval=verbose_eval,
-        )
-    from xgboost import dask as dxgb  # noqa: PLC0415
-
-    # Each worker boosts with its own thread count: an ``nthread`` here (the model's n_jobs,
-    # meant for one machine) would override it on every worker and oversubscribe its cores.
-    threads = {k: params[k] for k in ("nthread", "n_jobs") if k in params}
-    output = dxgb.train(
-        client,
-        {k: v for k, v in params.items() if k not in threads},
-        to_dask_matrix(client, dtrain),
+    return _TRAINER.get().train(
+        params,
+        dtrain,
         num_boost_round=num_boost_round,
-        evals=[(to_dask_matrix(client, d), name) for d, name in evals] or None,
+        evals=list(evals),
         early_stopping_rounds=early_stopping_rounds,
         verbose_eval=verbose_eval,
-    )
-    booster = output["booster"]
-    if threads:  # the fitted model predicts on one machine as a locally trained one would
-        booster.set_param(threads)
-    return booster
-
-
-def to_dask_matrix(client: Any, dmatrix: Any) -> Any:
-    """The rows of an in-memory ``DMatrix`` as a ``DaskDMatrix`` split across the workers.
-
-    Missing cells stay missing (the CSR of a DMatrix omits exactly its missing values);
-    labels and survival bounds travel with their rows.
-    """
-    import dask.array as da  # noqa: PLC0415
-    from xgboost import dask as dxgb  # noqa: PLC0415
-
-    n_rows, n_cols = dmatrix.num_row(), dmatrix.num_col()
-    csr = dmatrix.get_data()
-    dense = np.full((n_rows, n_cols), np.nan, dtype=np.float32)
-    rows = np.repeat(np.arange(n_rows), np.diff(csr.indptr))
-    dense[rows, csr.indices] = csr.data
-    n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
-    step = max(1, math.ceil(n_rows / n_workers))
-
-    def split(values: np.ndarray) -> Any:
-        return None if values.size == 0 else da.from_array(values, chunks=step)
-
-    return dxgb.DaskDMatrix(
-        client,
-        da.from_array(dense, chunks=(step, n_cols)),
-        label=split(dmatrix.get_label()),
-        label_lower_bound=split(dmatrix.get_float_info("label_lower_bound")),
-        label_upper_bound=split(dmatrix.get_float_info("label_upper_bound")),
-        feature_names=dmatrix.feature_names,
     )

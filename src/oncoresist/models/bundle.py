@@ -8,23 +8,13 @@ directly, so the CLI, notebooks, ``mlflow models serve`` and Dask workers share 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
-from oncoresist import __version__
 from oncoresist.contract import MECHANISMS
-from oncoresist.exceptions import ModelLoadError
-
-#: Bumped when a saved bundle can no longer be read by older code.
-BUNDLE_FORMAT = 1
-BUNDLE_FILE = "bundle.joblib"
-METADATA_FILE = "bundle.json"
 
 
 @dataclass
@@ -82,67 +72,3 @@ class ResistanceBundle:
     def predict(self, profiles: pd.DataFrame) -> pd.DataFrame:
         """Build features and predict both outputs for a profile frame."""
         return self.predict_features(self.features(profiles))
-
-    # ----------------------------------------------------------------------------------
-    # Persistence
-    # ----------------------------------------------------------------------------------
-
-    def save(self, folder: str | Path) -> Path:
-        """Write the bundle to ``folder`` (``bundle.joblib`` + readable ``bundle.json``)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        meta = {
-            **self.metadata,
-            "bundle_format": BUNDLE_FORMAT,
-            "oncoresist_version": self.metadata.get("oncoresist_version", __version__),
-        }
-        self.metadata = meta
-        tmp = folder / (BUNDLE_FILE + ".tmp")
-        joblib.dump(self, tmp)
-        tmp.replace(folder / BUNDLE_FILE)
-        tmp_meta = folder / (METADATA_FILE + ".tmp")
-        tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
-        tmp_meta.replace(folder / METADATA_FILE)
-        return folder
-
-    @classmethod
-    def load(cls, path: str | Path) -> ResistanceBundle:
-        """Read a bundle written by :meth:`save` (a folder or the ``bundle.joblib`` file).
-
-        Raises
-        ------
-        ModelLoadError
-            When the file is missing, unreadable, or was written by a newer, incompatible
-            oncoresist (its ``bundle_format`` is greater than this code's).
-        """
-        path = Path(path)
-        folder = path if path.is_dir() else path.parent
-        meta_path = folder / METADATA_FILE
-        if meta_path.exists():
-            meta = json.loads(meta_path.read_text())
-            _check_format(meta, folder)
-        file = path if path.is_file() else folder / BUNDLE_FILE
-        if not file.exists():
-            raise ModelLoadError(
-                f"no oncoresist bundle at {path}: expected {BUNDLE_FILE} (export one with "
-                "`oncoresist models export` or train with `oncoresist train`)"
-            )
-        try:
-            bundle = joblib.load(file)
-        except Exception as err:
-            raise ModelLoadError(f"cannot read the bundle {file}: {err}") from err
-        if not isinstance(bundle, cls):
-            raise ModelLoadError(f"{file} does not hold an oncoresist ResistanceBundle")
-        _check_format(bundle.metadata, folder)
-        return bundle
-
-
-def _check_format(meta: dict[str, Any], where: Path) -> None:
-    found = int(meta.get("bundle_format", 0))
-    if found > BUNDLE_FORMAT:
-        raise ModelLoadError(
-            f"the model at {where} was saved by oncoresist {meta.get('oncoresist_version', '?')} "
-            f"(bundle format {found}); this oncoresist {__version__} reads format "
-            f"{BUNDLE_FORMAT} or older. Upgrade oncoresist (pip install -U oncoresist) or "
-            "score with the version that trained the model."
-        )

@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from oncoresist.exceptions import ConfigError
+from oncoresist.io.files import YamlSyntaxError, read_yaml
 
 #: Feature kinds of the FeatureBuilder (``FeatureBuilder.feature_kinds_``).
 FeatureKind = Literal["genomic", "knowledge", "expression", "program", "treatment", "clinical"]
@@ -171,8 +171,8 @@ def load_config(path: str | Path | None = None) -> TrainingConfig:
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist (try configs/default.yaml)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
+        data = read_yaml(path) or {}
+    except YamlSyntaxError as err:
         raise ConfigError(f"{path} is not valid YAML: {err}") from err
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of settings at the top level")

@@ -9,9 +9,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from oncoresist.evaluation.metrics import mechanism_metrics, survival_metrics
@@ -21,14 +20,12 @@ from oncoresist.models.mechanism import MechanismClassifier
 from oncoresist.models.splits import cv_folds
 from oncoresist.models.survival import TimeToResistanceModel, make_survival_target
 
-if TYPE_CHECKING:
-    from oncoresist.pipelines.train import TrainingData
-
 #: A stage reporter: called with (stage name, fraction done or None).
 Reporter = Callable[[str, float | None], None]
 
 
-def _quiet(_stage: str, _fraction: float | None = None) -> None:
+def quiet(_stage: str, _fraction: float | None = None) -> None:
+    """A :data:`Reporter` that reports nothing."""
     return None
 
 
@@ -102,19 +99,21 @@ class CVResult:
 
 def cross_validate(
     config: TrainingConfig,
-    data: TrainingData,
-    train_rows: np.ndarray,
-    report: Reporter = _quiet,
+    profiles: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    report: Reporter = quiet,
 ) -> CVResult:
     """Patient-grouped, setting-stratified K-fold CV on the training rows.
+
+    ``profiles`` and ``outcomes`` are the training split's rows, aligned row for row.
 
     Features are fitted in-fold; the mechanism model sees only labelled in-fold rows.
     Hyperparameters are chosen by mean validation log-loss (mechanism) and Harrell C-index
     (survival).
     """
 
-    profiles = data.profiles.iloc[train_rows].reset_index(drop=True)
-    outcomes = data.outcomes.iloc[train_rows].reset_index(drop=True)
+    profiles = profiles.reset_index(drop=True)
+    outcomes = outcomes.reset_index(drop=True)
     folds = cv_folds(profiles, n_splits=config.split.cv_folds, seed=config.seed)
     mech_grid = grid_candidates(config.mechanism.grid)
     surv_grid = grid_candidates(config.survival.grid)
@@ -141,7 +140,7 @@ def cross_validate(
                 proba = model.predict_proba(x_valid[labelled_valid], n_trees=n_trees)
                 labels = out_valid["mechanism"][labelled_valid].to_numpy()
                 scores = mechanism_metrics(labels, proba)
-                mech_rows.append({"fold": fold, "params": _key(candidate), **scores})
+                mech_rows.append({"fold": fold, "params": candidate_key(candidate), **scores})
                 done += 1
                 report("cross-validation", done / total)
         y_fit = make_survival_target(
@@ -153,7 +152,7 @@ def cross_validate(
         for candidate in surv_grid:
             model = make_survival_model(config, **candidate).fit(x_fit, y_fit)
             scores = survival_metrics(y_fit, y_valid, model.predict(x_valid))
-            surv_rows.append({"fold": fold, "params": _key(candidate), **scores})
+            surv_rows.append({"fold": fold, "params": candidate_key(candidate), **scores})
             done += 1
             report("cross-validation", done / total)
     mech_folds, surv_folds = pd.DataFrame(mech_rows), pd.DataFrame(surv_rows)
@@ -174,13 +173,14 @@ def _share_boosting_rounds(
     for candidate in grid:
         rest = {k: v for k, v in candidate.items() if k != "n_estimators"}
         n_trees = int(candidate.get("n_estimators", config.mechanism.n_estimators))
-        fit_params, members = groups.setdefault(_key(rest), (dict(rest), []))
+        fit_params, members = groups.setdefault(candidate_key(rest), (dict(rest), []))
         fit_params["n_estimators"] = max(n_trees, fit_params.get("n_estimators", 0))
         members.append((candidate, n_trees))
     return list(groups.values())
 
 
-def _key(candidate: Mapping[str, Any]) -> str:
+def candidate_key(candidate: Mapping[str, Any]) -> str:
+    """A candidate's parameters as one stable text (``max_depth=2,n_estimators=300``)."""
     return ",".join(f"{k}={v}" for k, v in sorted(candidate.items())) or "default"
 
 
@@ -189,4 +189,4 @@ def _best(
 ) -> dict[str, Any]:
     means = folds.groupby("params")[metric].mean()
     choice = means.idxmin() if lower_is_better else means.idxmax()
-    return next(c for c in grid if _key(c) == choice)
+    return next(c for c in grid if candidate_key(c) == choice)

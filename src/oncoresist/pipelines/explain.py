@@ -19,8 +19,8 @@ from oncoresist.io.inputs import detect_input_form, read_cohort
 from oncoresist.io.profiles import profiles_to_cohort
 from oncoresist.io.tables import read_table, write_table
 from oncoresist.knowledge.annotate import annotate_treatments
-from oncoresist.pipelines.score import resolve_bundle
 from oncoresist.report.build import DEFAULT_MAX_PATIENTS, build_report
+from oncoresist.tracking.bundles import resolve_bundle
 
 
 @dataclass

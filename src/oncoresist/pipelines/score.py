@@ -8,7 +8,6 @@ interrupted run leaves no partial file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oncoresist.exceptions import InputDataError, ModelLoadError, OutputExistsError, Problem
+from oncoresist.exceptions import InputDataError, OutputExistsError, Problem
 from oncoresist.io.inputs import detect_input_form, read_cohort
 from oncoresist.io.profiles import iter_profile_chunks
 from oncoresist.io.scores import ChunkWriter as _ChunkWriter
@@ -25,12 +24,9 @@ from oncoresist.io.scores import atomic_path as _atomic_path
 from oncoresist.io.scores import for_people
 from oncoresist.io.scores import terminate_as_interrupt as _terminate_as_interrupt
 from oncoresist.io.tables import DELIMITED, read_table
-from oncoresist.models.bundle import BUNDLE_FILE, ResistanceBundle
 from oncoresist.scoring.engine import ScoreResult, problems_frame, score_cohort, score_profiles
-from oncoresist.tracking.registry import load_bundle
+from oncoresist.tracking.bundles import DEFAULT_MODEL, resolve_bundle
 
-DEFAULT_MODEL = "models:/oncoresist@champion"
-EXPORTED_CHAMPION = Path("models/oncoresist-champion")
 FORMATS = ("csv", "parquet", "xlsx")
 
 
@@ -66,48 +62,6 @@ def output_format(out: Path, fmt: str | None) -> str:
         return fmt
     suffix = out.suffix.lower().lstrip(".")
     return suffix if suffix in FORMATS else "csv"
-
-
-def resolve_bundle(reference: str, tracking_uri: str | None = None) -> tuple[Any, str]:
-    """Load a bundle; the default registry alias falls back to the exported champion folder.
-
-    A folder holding a saved or exported bundle is read without importing MLflow (seconds of
-    cold start saved); registry and run references go through :mod:`oncoresist.tracking.registry`.
-    """
-
-    local = _local_bundle(Path(reference))
-    if local is not None:
-        return local, reference
-
-    try:
-        return load_bundle(reference, uri=tracking_uri), reference
-    except ModelLoadError:
-        if reference == DEFAULT_MODEL and EXPORTED_CHAMPION.exists():
-            return load_bundle(str(EXPORTED_CHAMPION)), str(EXPORTED_CHAMPION)
-        raise
-
-
-def _local_bundle(folder: Path) -> Any | None:
-    """A bundle folder (``bundle.save``) or an exported pyfunc folder, read without MLflow.
-
-    Returns None for anything else, which :func:`oncoresist.tracking.registry.load_bundle` then reads
-    (or explains why it cannot).
-    """
-
-
-    if not folder.is_dir():
-        return None
-    for candidate in (folder, folder / "artifacts" / "bundle"):
-        if (candidate / BUNDLE_FILE).exists():
-            bundle = ResistanceBundle.load(candidate)
-            export = folder / "EXPORT.json"
-            if export.exists():  # written by registry.export_bundle: registry name and version
-                identity = json.loads(export.read_text())
-                bundle.metadata.update(
-                    {k: identity[k] for k in ("model_name", "model_version") if k in identity}
-                )
-            return bundle
-    return None
 
 
 def score_file(
@@ -220,7 +174,6 @@ def _results(
                 scored_at=scored_at,
             )
         if not any_rows:
-
             raise InputDataError(
                 f"{path.name} has a header but no rows",
                 [

@@ -12,6 +12,7 @@ samples only).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oncoresist.explain.fidelity import fidelity_for_training, log_fidelity
-from oncoresist.explain.plots import log_global_explanations
+from oncoresist.explain.fidelity import FidelityReport, fidelity_for_training
+from oncoresist.explain.plots import GlobalExplanations, global_explanations
 from oncoresist.features.profiles import cohort_to_profiles, outcomes_for_profiles
 from oncoresist.io.inputs import read_cohort
 from oncoresist.knowledge.annotate import annotate_treatments
@@ -31,12 +32,13 @@ from oncoresist.models.splits import make_split_plan
 from oncoresist.models.survival import make_survival_target
 from oncoresist.models.tuning import (
     Reporter,
-    _quiet,
+    candidate_key,
     cross_validate,
     make_feature_builder,
     make_mechanism_model,
     make_survival_model,
     mechanism_columns,
+    quiet,
 )
 from oncoresist.pipelines.heldout import evaluate_and_log
 from oncoresist.simulate.output import SIMULATION_FILE
@@ -135,7 +137,7 @@ def train(
     data_path: str | Path,
     experiment: str | None = None,
     tracking_uri: str | None = None,
-    report: Reporter = _quiet,
+    report: Reporter = quiet,
 ) -> TrainingResult:
     """Train, evaluate, explain and log one model; register it with alias ``candidate``.
 
@@ -201,7 +203,12 @@ def train(
         )
 
         with timer.stage("cross_validation"):
-            cv = cross_validate(config, data, rows["train"], report=report)
+            cv = cross_validate(
+                config,
+                data.profiles.iloc[rows["train"]],
+                data.outcomes.iloc[rows["train"]],
+                report=report,
+            )
         _log_cv(cv)
 
         train_p = data.profiles.iloc[rows["train"]]
@@ -228,7 +235,6 @@ def train(
         with timer.stage("xgboost_survival"):
             surv = make_survival_model(config, **cv.best_survival).fit(x_train, y_train)
         report("final fit", 1.0)
-
 
         outcome = evaluate_and_log(
             config=config,
@@ -341,7 +347,8 @@ def _log_cv(cv: Any) -> None:
     for kind, folds in (("mechanism", cv.mechanism_folds), ("survival", cv.survival_folds)):
         tracking.log_frame(folds, f"cv/{kind}_folds.csv")
         chosen = folds[
-            folds["params"] == _key(cv.best_mechanism if kind == "mechanism" else cv.best_survival)
+            folds["params"]
+            == candidate_key(cv.best_mechanism if kind == "mechanism" else cv.best_survival)
         ]
         for fold_row in chosen.to_dict("records"):
             tracking.log_metrics(
@@ -351,12 +358,11 @@ def _log_cv(cv: Any) -> None:
         means = chosen.drop(columns=["fold", "params"]).mean(numeric_only=True)
         tracking.log_metrics({f"cv_mean_{kind}_{k}": v for k, v in means.items()})
     tracking.log_params(
-        {"chosen.mechanism": _key(cv.best_mechanism), "chosen.survival": _key(cv.best_survival)}
+        {
+            "chosen.mechanism": candidate_key(cv.best_mechanism),
+            "chosen.survival": candidate_key(cv.best_survival),
+        }
     )
-
-
-def _key(candidate: dict[str, Any]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(candidate.items())) or "default"
 
 
 def example_profiles(profiles: pd.DataFrame) -> pd.DataFrame:
@@ -398,3 +404,28 @@ def example_profiles(profiles: pd.DataFrame) -> pd.DataFrame:
         }
     ]
     return example[keep]
+
+
+def log_global_explanations(
+    bundle: Any, features_test: pd.DataFrame, timer: Any = None
+) -> GlobalExplanations:
+    """Compute :func:`global_explanations` and log figures and tables to the active run.
+
+    The figures are closed once logged; the tables stay in the returned object.
+    """
+
+    with timer.stage("shap") if timer is not None else nullcontext():
+        result = global_explanations(bundle, features_test)
+        for path, figure in result.figures.items():
+            tracking.log_figure(figure, path)
+        for path, frame in result.tables.items():
+            tracking.log_frame(frame, path)
+    return result
+
+
+def log_fidelity(report: FidelityReport) -> None:
+    """Log ``fidelity_*`` metrics and the two tables to the active MLflow run."""
+
+    tracking.log_metrics({k: v for k, v in report.metrics.items() if v == v})
+    tracking.log_frame(report.causes, "explain/fidelity_causes.csv")
+    tracking.log_frame(report.global_ranking, "explain/fidelity_global.csv")

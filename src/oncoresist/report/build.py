@@ -329,7 +329,7 @@ def render(data: ReportData) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape  # noqa: PLC0415
 
     env = Environment(
-        loader=PackageLoader("oncoresist", "templates"),
+        loader=PackageLoader("oncoresist.report", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
         undefined=StrictUndefined,
     )

@@ -20,14 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from oncoresist.exceptions import InputDataError, Problem
-from oncoresist.io.profiles import is_expression_column, iter_profile_chunks
-from oncoresist.io.tables import _cell_text, read_table, typed_to_text
+from oncoresist.io.files import make_folder
+from oncoresist.io.profiles import (
+    iter_profile_chunks,
+    parquet_sheet_shape,
+    read_parquet_rows,
+    read_sheet_keys,
+    read_staged_chunk,
+    write_staged_chunk,
+)
+from oncoresist.io.tables import cell_text
 
 SHEET_SUFFIXES = (".parquet", ".csv", ".tsv", ".xlsx")
-STAGING = "_staging"
 
 
 @dataclass(frozen=True)
@@ -104,16 +110,8 @@ def plan_partitions(
 def _plan_parquet(
     file: Path, partition_rows: int, start: int, keys: dict[int, list[str]]
 ) -> tuple[list[Partition], list[str]]:
-
-
-    try:
-        meta = pq.ParquetFile(file)
-    except Exception:  # the standard "not Parquet" / "empty file" error, with file name
-        read_table(file)
-        raise
-    columns = [str(c) for c in meta.schema_arrow.names]
-    n = meta.metadata.num_rows
-    ids = _key_columns(file, columns)
+    columns, n = parquet_sheet_shape(file)
+    ids = read_sheet_keys(file, columns)
     parts = []
     for offset in range(0, n, partition_rows):
         number = start + len(parts)
@@ -124,26 +122,17 @@ def _plan_parquet(
     return parts, columns
 
 
-def _key_columns(file: Path, columns: list[str]) -> pd.DataFrame:
-
-    wanted = [c for c in columns if c.strip() in ("patient_id", "treatment_id")]
-    frame = pq.read_table(file, columns=wanted).to_pandas() if wanted else pd.DataFrame()
-    return frame.set_axis([c.strip() for c in frame.columns], axis=1)
-
-
 def _stage_text(
     file: Path, partition_rows: int, start: int, keys: dict[int, list[str]], staging: Path
 ) -> tuple[list[Partition], list[str]]:
-
-    staging.mkdir(parents=True, exist_ok=True)
+    make_folder(staging)
     parts: list[Partition] = []
     columns: list[str] = []
     for chunk in iter_profile_chunks(file, partition_rows):
         number = start + len(parts)
         columns = [str(c) for c in chunk.columns]
         staged = staging / f"input-{number:05d}.parquet"
-        text = chunk.astype(object).where(chunk.notna(), None)
-        text.to_parquet(staged, index=True)
+        write_staged_chunk(chunk, staged)
         first = int(chunk.index[0]) if len(chunk) else 2
         keys[number] = _keys(chunk.set_axis([c.strip() for c in columns], axis=1), first)
         parts.append(Partition(number, str(staged), file.name, 0, len(chunk), first, True))
@@ -152,7 +141,6 @@ def _stage_text(
 
 def _keys(ids: pd.DataFrame, first_line: int) -> list[str]:
     """Treatment keys as :func:`~oncoresist.io.profiles.profiles_to_cohort` names them."""
-
     n = len(ids)
     lines = (
         [int(i) for i in ids.index]
@@ -163,34 +151,16 @@ def _keys(ids: pd.DataFrame, first_line: int) -> list[str]:
     treatments = ids["treatment_id"].tolist() if "treatment_id" in ids else [None] * n
     out = []
     for line, patient, treatment in zip(lines, patients, treatments, strict=True):
-        text = _cell_text(treatment)
-        out.append(text if text is not None else f"{_cell_text(patient)}-r{line}")
+        text = cell_text(treatment)
+        out.append(text if text is not None else f"{cell_text(patient)}-r{line}")
     return out
 
 
 def read_partition(part: Partition) -> pd.DataFrame:
     """Read one partition as text cells indexed by the input file's row number (``line``)."""
-
     if part.staged:
-        frame = pd.read_parquet(part.path)
-        return frame.astype(object).where(frame.notna(), None)
-
-    parquet = pq.ParquetFile(part.path)
-    groups, offset = [], 0
-    stop = part.row_start + part.n_rows
-    for index in range(parquet.num_row_groups):
-        size = parquet.metadata.row_group(index).num_rows
-        if offset < stop and offset + size > part.row_start:
-            groups.append((index, offset))
-        offset += size
-    if not groups:
-        table = parquet.schema_arrow.empty_table()
-    else:
-        table = parquet.read_row_groups([g for g, _ in groups])
-        table = table.slice(part.row_start - groups[0][1], part.n_rows)
-    # Numeric expression columns stay numbers, as iter_profile_chunks streams them: rendering
-    # ~500 columns to text and parsing them back cost more than a third of a partition.
-    return typed_to_text(table.to_pandas(), part.first_line, keep_numbers=is_expression_column)
+        return read_staged_chunk(part.path)
+    return read_parquet_rows(part.path, part.row_start, part.n_rows, part.first_line)
 
 
 def profiles_dataframe(partitions: list[Partition], columns: list[str]) -> Any:

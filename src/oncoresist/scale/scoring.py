@@ -13,7 +13,8 @@ Output is a partitioned Parquet dataset::
 
 Each part is written to a hidden temporary file and renamed, so a task killed mid-write
 leaves nothing behind and its rerun writes the same part once. Readers
-(``pandas.read_parquet(OUT)``, Spark, DuckDB) skip ``_``/``.`` names.
+(``pandas.read_parquet(OUT)``, Spark, DuckDB) skip ``_``/``.`` names. The files are written
+by :mod:`oncoresist.io.scores`.
 
 Repeated treatments: a global pre-pass (treatment keys of every row, read on the client;
 cheap, only two columns) finds treatments that occur in more than one partition; only then
@@ -24,10 +25,7 @@ later partitions receive it as already seen. The result equals one sequential pa
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
-import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,13 +34,21 @@ from typing import Any
 
 import pandas as pd
 
-from oncoresist.exceptions import ConfigError, InputDataError, OutputExistsError, Problem
+from oncoresist.exceptions import ConfigError, InputDataError, Problem
+from oncoresist.io.files import make_folder, remove_folder
 from oncoresist.io.profiles import profiles_to_cohort
-from oncoresist.io.scores import stable_types as _stable_types
-from oncoresist.pipelines.score import DEFAULT_MODEL, ScoreJob, resolve_bundle
+from oncoresist.io.scores import (
+    ERRORS,
+    STAGING,
+    part_name,
+    prepare_output,
+    stable_types,
+    write_part_atomic,
+    write_success_marker,
+)
+from oncoresist.pipelines.score import ScoreJob
 from oncoresist.scale.cluster import dask_client
 from oncoresist.scale.partitions import (
-    STAGING,
     cross_partition_keys,
     plan_partitions,
     profiles_dataframe,
@@ -55,9 +61,8 @@ from oncoresist.scoring.engine import (
     problems_frame,
     score_profiles,
 )
+from oncoresist.tracking.bundles import DEFAULT_MODEL, resolve_bundle
 
-SUCCESS = "_SUCCESS"
-ERRORS = "_errors"
 ACCOUNTING_META = pd.DataFrame(
     {
         "partition": pd.Series(dtype="int64"),
@@ -111,24 +116,7 @@ def one_xgboost_thread(bundle: Any) -> None:
         _ONE_THREAD[id(bundle)] = bundle
 
 
-def part_name(number: int) -> str:
-    """File name of partition ``number`` in the scores and errors datasets."""
-    return f"part-{number:05d}.parquet"
-
-
-def write_part_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Write one Parquet part through a hidden temporary file and an atomic rename."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _errors_table(problems: list[Problem]) -> pd.DataFrame:
-
     frame = problems_frame(problems)
     frame["row"] = frame["row"].astype("Int64")
     for column in ("source", "column", "value", "reason", "fix"):
@@ -159,7 +147,7 @@ def score_partition(
     )
     check_nothing_lost(result)
     if result.n_scored:
-        write_part_atomic(_stable_types(result.scores), Path(task.out) / part_name(number))
+        write_part_atomic(stable_types(result.scores), Path(task.out) / part_name(number))
     if result.rejected:
         write_part_atomic(_errors_table(result.rejected), Path(task.errors) / part_name(number))
     return pd.DataFrame(
@@ -180,30 +168,6 @@ def _accepted_shared(
 
     sheet = profiles_to_cohort(_with_planned_drug(frame, drug), source)
     return {k: line for k, line in sheet.row_of_treatment.items() if k in keys}
-
-
-def prepare_output(out: Path, errors: Path, overwrite: bool) -> None:
-    """Refuse to replace an existing dataset unless ``overwrite``; then clear our files only."""
-    for target in (out, errors):
-        if not target.exists():
-            continue
-        if not overwrite:
-            raise OutputExistsError(f"{target} exists; pass --overwrite to replace it")
-        if target.is_file():
-            target.unlink()
-            continue
-        ours = {SUCCESS, ERRORS, "_staging"}
-        foreign = [
-            p.name
-            for p in target.iterdir()
-            if not (p.name.startswith(("part-", ".")) or p.name in ours)
-        ]
-        if foreign:
-            raise OutputExistsError(
-                f"{target} holds files that are not part of a scores dataset "
-                f"({', '.join(sorted(foreign)[:5])}); choose an empty or new folder"
-            )
-        shutil.rmtree(target)
 
 
 def score_dataset(
@@ -254,8 +218,8 @@ def score_dataset(
     errors_dir = Path(errors) if errors else out / ERRORS
     prepare_output(out, errors_dir, overwrite)
     bundle, model_used = resolve_bundle(model, tracking_uri)
-    out.mkdir(parents=True, exist_ok=True)
-    errors_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
+    make_folder(errors_dir)
     staging = out / STAGING
     try:
         partitions, keys, columns = plan_partitions(input_path, partition_rows, staging)
@@ -296,7 +260,7 @@ def score_dataset(
             )
             rows = _run(dask, scored, progress)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_folder(staging)
     return _finish(rows, out, errors_dir, model_used, len(partitions))
 
 
@@ -359,7 +323,7 @@ def _finish(rows: list, out: Path, errors_dir: Path, model: str, n_partitions: i
     errors_written = errors_dir if n_rejected else None
     job = ScoreJob(out, errors_written, n_read, n_scored, n_rejected, model, notes)
     if not n_rejected:
-        shutil.rmtree(errors_dir, ignore_errors=True)
+        remove_folder(errors_dir)
     marker = {
         "accounting": job.accounting(),
         "n_read": n_read,
@@ -369,7 +333,5 @@ def _finish(rows: list, out: Path, errors_dir: Path, model: str, n_partitions: i
         "model": model,
         "engine": "dask",
     }
-    tmp = out / f".{SUCCESS}.tmp"
-    tmp.write_text(json.dumps(marker, indent=2) + "\n")
-    os.replace(tmp, out / SUCCESS)
+    write_success_marker(out, marker)
     return job

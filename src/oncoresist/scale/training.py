@@ -3,7 +3,7 @@
 Everything but boosting is the ordinary :func:`~oncoresist.pipelines.train.train`: the same
 split plan, the same :class:`~oncoresist.features.builder.FeatureBuilder` fitted on the training
 split on the client (so the features are identical), the same CV, calibration, test-split
-evaluation, explanations and MLflow logging. Inside :func:`~oncoresist.models.boosting.dask_boosting`
+evaluation, explanations and MLflow logging. Inside :func:`~oncoresist.scale.boosting.dask_boosting`
 every XGBoost fit (CV folds, calibration folds, final models) becomes ``xgboost.dask.train``
 over a ``DaskDMatrix`` whose row blocks are spread over the workers; the result is a plain
 ``xgboost.Booster``, so the bundle, SHAP and scoring are unchanged. The run is logged with
@@ -19,10 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from oncoresist.models.boosting import dask_boosting
 from oncoresist.models.config import TrainingConfig
 from oncoresist.pipelines.train import train
-from oncoresist.pipelines.validate import train_and_report
+from oncoresist.scale.boosting import dask_boosting
 from oncoresist.scale.cluster import dask_client
 
 
@@ -58,17 +57,3 @@ def train_dask(
     kwargs = {} if report is None else {"report": report}
     with dask_client(scheduler, n_workers, client) as dask, dask_boosting(dask):
         return train(config, data_path, experiment=experiment, tracking_uri=tracking_uri, **kwargs)
-
-
-def train_and_report_dask(
-    data: str | Path,
-    config: str | Path | None = None,
-    *,
-    scheduler: str | None = None,
-    n_workers: int | None = None,
-    **options: Any,
-) -> Any:
-    """The CLI's :func:`~oncoresist.pipelines.validate.train_and_report` (progress bars) on Dask."""
-
-    with dask_client(scheduler, n_workers) as dask, dask_boosting(dask):
-        return train_and_report(data, config, **options)

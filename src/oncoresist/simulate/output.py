@@ -8,18 +8,18 @@ parameters, seed and package version. The data are simulated, not real patients.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from sksurv.nonparametric import kaplan_meier_estimator
 
 from oncoresist import RESEARCH_USE_NOTICE, __version__
 from oncoresist.contract import MECHANISMS, Cohort
-from oncoresist.exceptions import OutputExistsError
+from oncoresist.exceptions import ConfigError, OutputExistsError
 from oncoresist.io.canonical import write_canonical_folder
 from oncoresist.io.cbioportal.write import write_cbioportal_study
-from oncoresist.io.files import atomic_write
+from oncoresist.io.files import make_folder, read_yaml, write_yaml
 from oncoresist.io.tables import write_table
 from oncoresist.simulate.cohort import SimulationResult
 from oncoresist.simulate.params import SimulationParams, load_params
@@ -74,7 +74,7 @@ def write_simulation(
         raise OutputExistsError(
             f"{folder} is not empty; choose another folder or pass overwrite=True (--overwrite)"
         )
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     if fmt in {"canonical", "both"}:
         write_canonical_folder(result.cohort, folder, fmt=table_format)
     if fmt == "cbioportal":
@@ -91,9 +91,39 @@ def write_simulation(
         "noise_genes": list(result.noise_genes),
         "parameters": result.params.model_dump(mode="json", by_alias=True),
     }
-    with atomic_write(folder / SIMULATION_FILE) as handle:
-        yaml.safe_dump(meta, handle, sort_keys=False, allow_unicode=True)
+    write_yaml(folder / SIMULATION_FILE, meta)
     return folder
+
+
+def read_simulation(folder: str | Path) -> dict[str, Any]:
+    """Read the ``simulation.yaml`` of a folder that :func:`write_simulation` wrote.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder :func:`write_simulation` wrote.
+
+    Returns
+    -------
+    dict
+        The notices, package version, format, simulation settings (``seed``, ``settings``,
+        ``rebiopsy_rate``, ``censoring_target``, ``unexplained_to_epigenetic``, ...),
+        ``noise_genes`` and ``parameters`` (validate with ``SimulationParams.model_validate``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder holds no ``simulation.yaml``.
+    oncoresist.io.files.YamlSyntaxError
+        If the file is not valid YAML.
+    ConfigError
+        If the file does not hold a mapping.
+    """
+    path = Path(folder) / SIMULATION_FILE
+    meta = read_yaml(path)
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{path}: expected a mapping of simulation settings and parameters")
+    return meta
 
 
 def _plain(value: object) -> object:

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from oncoresist.contract import MECHANISMS
 from oncoresist.exceptions import ConfigError
+from oncoresist.io.files import YamlSyntaxError, read_yaml
 from oncoresist.knowledge.programs import load_signatures
 from oncoresist.paths import params_dir
 
@@ -401,10 +401,10 @@ def load_params(path: str | Path | None = None) -> SimulationParams:
 
     path = Path(path) if path is not None else params_dir() / "settings.yaml"
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = read_yaml(path)
     except OSError as err:
         raise ConfigError(f"cannot read simulator parameters {path}: {err}") from err
-    except yaml.YAMLError as err:
+    except YamlSyntaxError as err:
         raise ConfigError(f"{path} is not valid YAML: {err}") from err
     return params_from_mapping(raw, source=str(path), programs=set(load_signatures()))
 
@@ -420,7 +420,6 @@ def params_from_mapping(
     except ValidationError as err:
         raise ConfigError(_format_validation(err, source)) from None
     if programs is None:
-
         programs = set(load_signatures())
     _check_references(params, programs, source)
     return params

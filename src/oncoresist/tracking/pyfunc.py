@@ -24,7 +24,8 @@ import oncoresist
 from oncoresist.models.bundle import ResistanceBundle
 from oncoresist.paths import knowledge_dir
 from oncoresist.scoring.engine import score_profiles
-from oncoresist.tracking.registry import BUNDLE_ARTIFACT, DEFAULT_MODEL_NAME, model_folder_identity
+from oncoresist.tracking.bundles import BUNDLE_ARTIFACT, read_bundle, save_bundle
+from oncoresist.tracking.registry import DEFAULT_MODEL_NAME, model_folder_identity
 from oncoresist.tracking.store import with_retry
 
 _TYPE_HINT_NAG = re.compile(r"type hint", re.IGNORECASE)
@@ -70,7 +71,7 @@ with _without_type_hint_nag():
             here (served models and ``mlflow.pyfunc.load_model`` stamp it on every row).
             """
             folder = Path(context.artifacts[BUNDLE_ARTIFACT])
-            self.bundle = ResistanceBundle.load(folder)
+            self.bundle = read_bundle(folder)
             model_dir = next((p for p in folder.parents if (p / "MLmodel").exists()), None)
             if model_dir is not None:
                 self.bundle.metadata.update(model_folder_identity(model_dir, self.bundle.metadata))
@@ -163,7 +164,7 @@ def log_bundle(
 
     package_dir = Path(oncoresist.__file__).resolve().parent
     with tempfile.TemporaryDirectory() as tmp, _without_type_hint_nag():
-        folder = bundle.save(Path(tmp) / "bundle")
+        folder = save_bundle(bundle, Path(tmp) / BUNDLE_ARTIFACT)
         data = _knowledge_snapshot(Path(tmp) / "data")
         signature = profile_signature(input_example) if input_example is not None else None
         info = with_retry(

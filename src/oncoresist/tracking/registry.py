@@ -22,13 +22,18 @@ from mlflow.tracking import MlflowClient
 
 from oncoresist.exceptions import ModelLoadError
 from oncoresist.models.bundle import ResistanceBundle
+from oncoresist.tracking.bundles import (
+    BUNDLE_ARTIFACT,
+    BUNDLE_FILE,
+    EXPORT_FILE,
+    bundle_from_folder,
+)
 from oncoresist.tracking.store import configure, with_retry
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "oncoresist"
 #: Name of the bundle folder among a logged model's artifacts.
-BUNDLE_ARTIFACT = "bundle"
 
 
 def promote(
@@ -124,7 +129,7 @@ def load_bundle(reference: str, uri: str | None = None) -> ResistanceBundle:
     """
     path = Path(reference)
     if path.exists():
-        return _bundle_from_folder(path)
+        return _bundle_in(path)
     if not reference.startswith(("models:/", "runs:/", "m-")):
         raise ModelLoadError(
             f"model reference {reference!r} is neither an existing folder nor an MLflow URI "
@@ -139,7 +144,7 @@ def load_bundle(reference: str, uri: str | None = None) -> ResistanceBundle:
             f"cannot resolve model {reference!r}: {err.message.rstrip('.')}. "
             f"{_registry_listing(client)}"
         ) from err
-    bundle = _bundle_from_folder(Path(local))
+    bundle = _bundle_in(Path(local))
     identity = _registry_identity(reference, client)
     if not identity:  # runs:/ or a logged-model id: ask the registry by run
         identity = model_folder_identity(Path(local), bundle.metadata)
@@ -208,24 +213,6 @@ def model_folder_identity(model_dir: Path, metadata: Mapping[str, Any]) -> dict[
     return {"model_name": first.name, "model_version": str(first.version)}
 
 
-def _bundle_from_folder(folder: Path) -> ResistanceBundle:
-    candidates = [folder, folder / "artifacts" / BUNDLE_ARTIFACT, folder / BUNDLE_ARTIFACT]
-    for candidate in candidates:
-        if (candidate / "bundle.joblib").exists() or (candidate / "bundle.json").exists():
-            bundle = ResistanceBundle.load(candidate)
-            export = folder / "EXPORT.json"
-            if export.exists():
-                identity = json.loads(export.read_text())
-                bundle.metadata.update(
-                    {k: identity[k] for k in ("model_name", "model_version") if k in identity}
-                )
-            return bundle
-    raise ModelLoadError(
-        f"{folder} holds no oncoresist bundle (looked for bundle.joblib in "
-        f"{', '.join(str(c) for c in candidates)})"
-    )
-
-
 def export_bundle(reference: str, destination: str | Path, uri: str | None = None) -> Path:
     """Copy a registered bundle to a local folder (e.g. ``models/oncoresist-champion``).
 
@@ -250,7 +237,7 @@ def export_bundle(reference: str, destination: str | Path, uri: str | None = Non
         "exported_at": pd.Timestamp.now(tz="UTC").isoformat(),
         **_registry_identity(reference, MlflowClient()),
     }
-    (staging / "EXPORT.json").write_text(json.dumps(meta, indent=2))
+    (staging / EXPORT_FILE).write_text(json.dumps(meta, indent=2))
     shutil.rmtree(destination, ignore_errors=True)
     staging.replace(destination)
     return destination
@@ -260,3 +247,13 @@ def load_pyfunc(reference: str, uri: str | None = None) -> Any:
     """Load the MLflow pyfunc model (for parity checks with ``mlflow models serve``)."""
     configure(uri)
     return mlflow.pyfunc.load_model(reference)
+
+
+def _bundle_in(folder: Path) -> ResistanceBundle:
+    bundle = bundle_from_folder(folder)
+    if bundle is None:
+        raise ModelLoadError(
+            f"{folder} holds no oncoresist bundle (looked for {BUNDLE_FILE} in {folder}, "
+            f"{folder / 'artifacts' / BUNDLE_ARTIFACT} and {folder / BUNDLE_ARTIFACT})"
+        )
+    return bundle

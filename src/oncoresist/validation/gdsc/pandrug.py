@@ -1,10 +1,11 @@
 """Pan-drug GDSC1 model: one XGBoost over every listed drug's cell lines, with drug features.
 
-Same path as the per-drug models in :mod:`oncoresist.validation.gdsc.benchmark` (same classifier, same
-label rule, same tissue and genomic features, exact tree SHAP), on stacked (cell line, drug)
-rows with two kinds of drug feature: ``drug=<name>`` (one-hot) and ``target=<class>`` (the
-drug's primary target class, :data:`DRUG_TARGET_CLASS`), so drugs of one class can share what
-they learn (e.g. three EGFR inhibitors with few EGFR-mutant lines each).
+Same path as the per-drug models in :mod:`oncoresist.validation.gdsc.benchmark` (same
+classifier, same label rule, same tissue and genomic features, exact tree SHAP), on stacked
+(cell line, drug) rows with two kinds of drug feature: ``drug=<name>`` (one-hot) and
+``target=<class>`` (the drug's primary target class, :data:`DRUG_TARGET_CLASS`), so drugs of
+one class can share what they learn (e.g. three EGFR inhibitors with few EGFR-mutant lines
+each).
 
 * **Label**: per drug, as in the per-drug models (upper tertile of the drug's ln IC50).
 * **Folds**: stratified (on drug × label) 5-fold CV *grouped by cell line*
@@ -41,7 +42,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from oncoresist.evaluation.metrics import bootstrap_ci
 from oncoresist.exceptions import InputDataError
 from oncoresist.tracking import store as tracking
-from oncoresist.validation.gdsc.benchmark import (
+from oncoresist.validation.gdsc.data import (
     DRUG_BIOMARKERS,
     MIN_CARRIERS,
     GDSCData,
@@ -205,7 +206,6 @@ def auc_ci_by_group(
     Rows of one cell line (one per drug) are not independent, so pooled intervals resample
     cell lines; on one drug's rows every group is one row and this is the row bootstrap.
     """
-
 
     codes, _ = pd.factorize(groups)
     members = pd.Series(np.arange(len(codes))).groupby(codes).indices

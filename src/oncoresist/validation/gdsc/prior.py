@@ -31,7 +31,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
 
-from oncoresist.validation.gdsc.benchmark import DEPTH_GRID, make_classifier
+from oncoresist.validation.gdsc.data import DEPTH_GRID, make_classifier
 
 PRIOR_M = 10.0
 ENCODING_SPLITS = 5
@@ -113,10 +113,9 @@ def choose_depth_and_prior(
 ) -> tuple[int, bool]:
     """(depth, prior on) with the best mean AUROC over 3 stratified inner folds of ``X``.
 
-    Depths from :data:`oncoresist.validation.gdsc.benchmark.DEPTH_GRID`, prior from :data:`PRIOR_GRID`;
+    Depths from :data:`oncoresist.validation.gdsc.data.DEPTH_GRID`, prior from :data:`PRIOR_GRID`;
     every pair is scored on the same folds. Ties keep the earlier pair (prior off first).
     """
-
 
     y = np.asarray(y)
     tissue = pd.Series(np.asarray(tissue))

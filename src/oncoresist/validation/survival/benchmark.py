@@ -1,9 +1,9 @@
 """Benchmark the time-to-resistance engine on real survival cohorts (``oncoresist benchmark
 survival``).
 
-Runs every model of :mod:`oncoresist.validation.survival.models` under each published scikit-survival
-protocol and under repeated stratified K-fold CV, compares with the published numbers,
-writes a generated section of ``docs/validation.md`` and logs one MLflow run per
+Runs every model of :mod:`oncoresist.validation.survival.models` under each published
+scikit-survival protocol and under repeated stratified K-fold CV, compares with the published
+numbers, writes a generated section of ``docs/validation.md`` and logs one MLflow run per
 dataset × model in the ``validation`` experiment.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +19,8 @@ from scipy import stats
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from oncoresist.tracking import store as tracking
-from oncoresist.validation.page import render_survival_markdown, update_generated_section
-from oncoresist.validation.survival.fits import run_tasks
+from oncoresist.validation.page import update_generated_section
+from oncoresist.validation.survival.fits import SurvivalBenchmark, run_tasks
 from oncoresist.validation.survival.models import (
     DATASETS,
     METRICS,
@@ -33,42 +32,12 @@ from oncoresist.validation.survival.models import (
     Protocol,
     load_dataset,
 )
+from oncoresist.validation.survival.page import render_survival_markdown
 
 #: Tolerance of the target "matches or beats": C-index within 0.005; IBS no worse than the
 #: published value, which is rounded to 3 decimals (so + 0.0005).
 C_TOLERANCE, IBS_TOLERANCE = 0.005, 0.0005
 Reporter = Callable[[str], None]
-
-
-@dataclass
-class SurvivalBenchmark:
-    """Everything ``benchmark_survival`` measured.
-
-    Attributes
-    ----------
-    protocols : DataFrame
-        protocol, dataset, model, metric, value, published (NaN when the guide gave none).
-    verdicts : DataFrame
-        One row per published number: the best published baseline, our two models, the gap
-        (ours tuned minus best, in the metric's "better" direction) and whether we match it.
-    cv_folds, cv_summary : DataFrame
-        Repeated-CV fold scores, and their mean with a corrected 95% interval.
-    tuned_params : DataFrame
-        Hyperparameters chosen by inner CV for each protocol split / CV fold.
-    seconds : dict
-        Wall time per stage.
-    n_jobs : int
-        Processes that shared the independent fits.
-    """
-
-    protocols: pd.DataFrame
-    verdicts: pd.DataFrame
-    cv_folds: pd.DataFrame
-    cv_summary: pd.DataFrame
-    tuned_params: pd.DataFrame
-    seconds: dict[str, float] = field(default_factory=dict)
-    run_ids: dict[str, str] = field(default_factory=dict)
-    n_jobs: int = 1
 
 
 def _quiet(_message: str) -> None:

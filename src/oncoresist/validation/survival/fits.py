@@ -1,13 +1,17 @@
-"""Fitting and scoring one survival model on one split, and running many such fits at once.
+"""Fitting and scoring one survival model on one split, running many such fits at once, and
+:class:`SurvivalBenchmark`, what the survival benchmark measured.
 
 Shared by the published protocols and the repeated CV of
-:mod:`oncoresist.validation.survival.benchmark`: each (split, model) pair is an independent task that
-builds its own seeded model, so they can run in any order, in parallel processes.
+:mod:`oncoresist.validation.survival.benchmark`: each (split, model) pair is an independent task
+that builds its own seeded model, so they can run in any order, in parallel processes. The
+result class lives here so that the page renderer (:mod:`oncoresist.validation.survival.page`)
+can import it without importing the benchmark.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -16,6 +20,37 @@ from sksurv.metrics import integrated_brier_score
 
 from oncoresist.evaluation.metrics import survival_metrics, survival_time_grid
 from oncoresist.validation.survival.models import make_model
+
+
+@dataclass
+class SurvivalBenchmark:
+    """Everything ``benchmark_survival`` measured.
+
+    Attributes
+    ----------
+    protocols : DataFrame
+        protocol, dataset, model, metric, value, published (NaN when the guide gave none).
+    verdicts : DataFrame
+        One row per published number: the best published baseline, our two models, the gap
+        (ours tuned minus best, in the metric's "better" direction) and whether we match it.
+    cv_folds, cv_summary : DataFrame
+        Repeated-CV fold scores, and their mean with a corrected 95% interval.
+    tuned_params : DataFrame
+        Hyperparameters chosen by inner CV for each protocol split / CV fold.
+    seconds : dict
+        Wall time per stage.
+    n_jobs : int
+        Processes that shared the independent fits.
+    """
+
+    protocols: pd.DataFrame
+    verdicts: pd.DataFrame
+    cv_folds: pd.DataFrame
+    cv_summary: pd.DataFrame
+    tuned_params: pd.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict)
+    run_ids: dict[str, str] = field(default_factory=dict)
+    n_jobs: int = 1
 
 
 def fit_and_score(
@@ -29,15 +64,14 @@ def fit_and_score(
 ) -> dict[str, float]:
     """Fit ``model`` and return Harrell C, Uno C and IBS on the test rows.
 
-    Harrell and Uno C come from :func:`oncoresist.evaluation.metrics.survival_metrics`. The IBS runs on
-    ``ibs_times`` with the censoring distribution of ``y_censoring`` when given (the
-    evaluation guide's definition: ``np.arange`` over the 10th-90th percentile of all times,
-    censoring from all patients); otherwise on
-    :func:`oncoresist.evaluation.metrics.survival_time_grid` with censoring estimated from the training
-    and test rows together: IPCW weights from the training rows alone are undefined for a
+    Harrell and Uno C come from :func:`oncoresist.evaluation.metrics.survival_metrics`. The
+    IBS runs on ``ibs_times`` with the censoring distribution of ``y_censoring`` when given
+    (the evaluation guide's definition: ``np.arange`` over the 10th-90th percentile of all
+    times, censoring from all patients); otherwise on
+    :func:`oncoresist.evaluation.metrics.survival_time_grid` with censoring estimated from the
+    training and test rows together: IPCW weights from the training rows alone are undefined for a
     test time beyond the last training time (it happens in breast_cancer).
     """
-
 
     model.fit(X_train, y_train)
     risk = model.predict(X_test)

@@ -105,7 +105,6 @@ def load_dataset(name: str, encoding: str = "one_hot") -> tuple[pd.DataFrame, np
     :class:`sksurv.preprocessing.OneHotEncoder` on every categorical column.
     """
 
-
     loaders = {"gbsg2": load_gbsg2, "breast_cancer": load_breast_cancer}
     if name not in loaders:
         raise ConfigError(f"unknown dataset {name!r}; choose from {sorted(loaders)}")
@@ -186,7 +185,6 @@ class InnerCVSurvivalModel(BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> InnerCVSurvivalModel:
 
-
         event, time = y[y.dtype.names[0]], y[y.dtype.names[1]]
         folds = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.seed)
         candidates = grid_candidates(self.grid or {})
@@ -252,7 +250,6 @@ def make_model(name: str, dataset: str, seed: int, n_jobs: int = 1, rsf: str = "
     the path) and as the project's standardised Coxnet on the 80 breast_cancer features
     (unpenalised Cox on 148 training rows would overfit), stumps as in the boosting guide.
     """
-
 
     if name == KM:
         return KaplanMeierReference()
