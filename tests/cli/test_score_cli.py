@@ -262,10 +262,10 @@ def test_unknown_planned_drug_rejected_with_closest_names(
 
 
 def test_writer_failure_leaves_no_partial_file(scoring_model, tmp_path, monkeypatch):
-    from oncoresist.pipelines import score as score_job
+    from oncoresist.io.scores import ChunkWriter
 
     calls = []
-    real_write = score_job._ChunkWriter.write
+    real_write = ChunkWriter.write
 
     def failing(self, frame):
         calls.append(len(frame))
@@ -273,7 +273,7 @@ def test_writer_failure_leaves_no_partial_file(scoring_model, tmp_path, monkeypa
             raise KeyboardInterrupt
         real_write(self, frame)
 
-    monkeypatch.setattr(score_job._ChunkWriter, "write", failing)
+    monkeypatch.setattr(ChunkWriter, "write", failing)
     for fmt in ("csv", "parquet"):
         calls.clear()
         out = tmp_path / f"scores.{fmt}"
@@ -285,7 +285,7 @@ def test_writer_failure_leaves_no_partial_file(scoring_model, tmp_path, monkeypa
 
 
 def test_failure_after_rejections_leaves_no_errors_file(scoring_model, tmp_path, monkeypatch):
-    from oncoresist.pipelines import score as score_job
+    from oncoresist.io.scores import ChunkWriter
 
     sheet = demo_text()
     sheet.loc[0, "mutations"] = "p.XYZ"
@@ -295,7 +295,7 @@ def test_failure_after_rejections_leaves_no_errors_file(scoring_model, tmp_path,
     def broken_close(self, columns):
         raise OSError("disk full")
 
-    monkeypatch.setattr(score_job._ChunkWriter, "close", broken_close)
+    monkeypatch.setattr(ChunkWriter, "close", broken_close)
     with pytest.raises(OSError, match="disk full"):
         score_file(path, tmp_path / "o.csv", model=str(scoring_model.folder))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]

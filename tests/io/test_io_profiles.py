@@ -8,7 +8,16 @@ import pandas as pd
 import pytest
 
 from oncoresist.exceptions import InputDataError
-from oncoresist.io.profiles import iter_profile_chunks, profiles_to_cohort, read_profile_sheet
+from oncoresist.io.profiles import (
+    iter_profile_chunks,
+    parquet_sheet_shape,
+    profiles_to_cohort,
+    read_parquet_rows,
+    read_profile_sheet,
+    read_sheet_keys,
+    read_staged_chunk,
+    write_staged_chunk,
+)
 from oncoresist.io.tables import read_table
 
 BAD = Path(__file__).parents[1] / "data" / "bad"
@@ -246,3 +255,61 @@ def test_streamed_parquet_does_not_keep_row_groups_already_read(tmp_path):
     # pre-buffered reads keep the row groups (here the whole file) cached until it is closed
     assert max(held) < sheet_bytes
     assert held[-1] - held[0] < meta.row_group(0).total_byte_size
+
+
+def _typed_sheet(tmp_path: Path, rows: int = 23) -> Path:
+    """A Parquet sheet of ``rows`` rows in row groups of 5, with text and expression columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(rows)],
+            " treatment_id ": [f"T{i}" if i % 3 else None for i in range(rows)],
+            "cancer_type": "NSCLC",
+            "drug": "osimertinib",
+            "line_number": [1 + i % 2 for i in range(rows)],
+            "expr_EGFR": [0.5 * i if i % 4 else None for i in range(rows)],
+        }
+    )
+    path = tmp_path / "sheet.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=5)
+    return path
+
+
+def test_parquet_slices_are_the_streamed_chunks(tmp_path):
+    path = _typed_sheet(tmp_path)
+    columns, n = parquet_sheet_shape(path)
+    assert n == 23
+    assert columns == [
+        "patient_id",
+        " treatment_id ",
+        "cancer_type",
+        "drug",
+        "line_number",
+        "expr_EGFR",
+    ]
+    # Slices of 7 rows cut across the row groups of 5; each equals the streamed chunk.
+    for start, chunk in zip(range(0, n, 7), iter_profile_chunks(path, 7), strict=True):
+        size = min(7, n - start)
+        part = read_parquet_rows(path, start, size, first_line=2 + start)
+        pd.testing.assert_frame_equal(part, chunk)
+    assert read_parquet_rows(path, 23, 0, first_line=25).empty
+    keys = read_sheet_keys(path, columns)
+    assert list(keys.columns) == ["patient_id", "treatment_id"] and len(keys) == n
+    assert read_sheet_keys(path, ["cancer_type"]).empty
+
+
+def test_parquet_shape_of_a_file_that_is_not_parquet(tmp_path):
+    (tmp_path / "sheet.parquet").write_text("patient_id\nP1\n")
+    with pytest.raises(InputDataError):
+        parquet_sheet_shape(tmp_path / "sheet.parquet")
+
+
+def test_staged_chunk_round_trip(tmp_path):
+    chunk = next(iter_profile_chunks(write_sheet(tmp_path / "s.csv", GOOD_ROWS), 10))
+    write_staged_chunk(chunk, tmp_path / "input-00000.parquet")
+    staged = read_staged_chunk(tmp_path / "input-00000.parquet")
+    expected = chunk.astype(object).where(chunk.notna(), None)
+    pd.testing.assert_frame_equal(staged, expected)
+    assert staged.index.name == "line" and staged.index.tolist() == [2, 3, 4]

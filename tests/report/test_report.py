@@ -25,7 +25,7 @@ def model_folder(explain_trained, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def demo_report(model_folder, tmp_path_factory):
-    from oncoresist.pipelines.explain import report_file
+    from oncoresist.pipelines.report import report_file
 
     out = tmp_path_factory.mktemp("report") / "report.html"
     job = report_file(
@@ -168,7 +168,7 @@ def test_uncertainty_card_without_ground_truth_names_only_the_estimates():
 @pytest.fixture(scope="module")
 def ood_report(model_folder, tmp_path_factory):
     """Report on the demo sheet plus a copy of P000003 with a cancer type never seen."""
-    from oncoresist.pipelines.explain import report_file
+    from oncoresist.pipelines.report import report_file
     from oncoresist.scoring.engine import score_profiles
     from oncoresist.tracking.bundles import resolve_bundle
 
@@ -235,7 +235,7 @@ def test_survival_chart_draws_closed_and_open_intervals():
 
 def test_report_refuses_unknown_patient_and_existing_output(model_folder, tmp_path, demo_report):
     from oncoresist.exceptions import InputDataError, OutputExistsError
-    from oncoresist.pipelines.explain import report_file
+    from oncoresist.pipelines.report import report_file
 
     with pytest.raises(InputDataError, match="requested patient"):
         report_file(

@@ -15,7 +15,7 @@ from oncoresist.cli.summaries import calibration_display, metric_summaries, trai
 from oncoresist.defaults import DEFAULT_COHORT_SIZE, DEFAULT_SEED
 from oncoresist.models.config import load_config
 from oncoresist.paths import demo_dir
-from oncoresist.pipelines.explain import report_file
+from oncoresist.pipelines.report import report_file
 from oncoresist.pipelines.score import score_file
 from oncoresist.pipelines.simulate import run_simulation
 from oncoresist.pipelines.train import train

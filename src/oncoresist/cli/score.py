@@ -173,7 +173,7 @@ def report(
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
 ) -> None:
     """Write one self-contained HTML review report (model card, cohort, one section per patient)."""
-    from oncoresist.pipelines.explain import report_file
+    from oncoresist.pipelines.report import report_file
 
     err.print(RESEARCH_USE_NOTICE, style="dim")
     chosen = [p for p in patients.split(",") if p.strip()] if patients else None

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from oncoresist.exceptions import OncoresistError
+from oncoresist.exceptions import OncoresistError, OutputExistsError
 
 
 @contextlib.contextmanager
@@ -134,3 +134,10 @@ def make_folder(path: str | os.PathLike[str]) -> Path:
 def remove_folder(path: str | os.PathLike[str]) -> None:
     """Delete a folder and everything in it; a missing folder or a failed delete is ignored."""
     shutil.rmtree(path, ignore_errors=True)
+
+
+def refuse_existing(path: str | os.PathLike[str], overwrite: bool) -> None:
+    """Raise :class:`~oncoresist.exceptions.OutputExistsError` when ``path`` exists and
+    ``overwrite`` is false (the CLI's exit 2: pass ``--overwrite``)."""
+    if Path(path).exists() and not overwrite:
+        raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")

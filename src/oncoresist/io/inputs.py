@@ -15,8 +15,13 @@ in the same folder, fsync, rename).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
+import pandas as pd
 
 from oncoresist.contract import Cohort
 from oncoresist.exceptions import InputDataError, Problem
@@ -28,15 +33,19 @@ from oncoresist.io.cbioportal.study import (
     is_cbioportal_study,
     read_cbioportal_study,
 )
-from oncoresist.io.profiles import (
-    read_profile_sheet,
-)
-from oncoresist.io.tables import TABLE_EXTENSIONS
+from oncoresist.io.profiles import iter_profile_chunks, profiles_to_cohort, read_profile_sheet
+from oncoresist.io.tables import TABLE_EXTENSIONS, check_delimiter, read_table
 
 __all__ = [
+    "STREAMED_SHEETS",
+    "InputBatch",
     "InputForm",
     "detect_input_form",
+    "iter_input",
+    "planned_treatments",
     "read_cohort",
+    "read_input",
+    "with_planned_drug",
 ]
 
 InputForm = Literal["canonical", "cbioportal", "profiles"]
@@ -125,3 +134,159 @@ def read_cohort(path: str | os.PathLike[str], expression_profile: str | None = N
             sheet.rejected,
         )
     return sheet.cohort
+
+
+def planned_treatments(cohort: Cohort, drug: str | None, path: Path) -> Cohort:
+    """One planned treatment per patient when the input has no treatment table (``--drug``)."""
+
+    if not drug:
+        raise InputDataError(
+            f"{path} has no treatments",
+            [
+                Problem(
+                    path.name,
+                    None,
+                    "drug",
+                    "",
+                    "the input names no therapy",
+                    "pass the planned therapy for every patient with --drug NAME",
+                )
+            ],
+        )
+    patients = cohort.patients["patient_id"].astype(str)
+    treatments = pd.DataFrame(
+        {
+            "patient_id": patients.to_numpy(),
+            "treatment_id": (patients + "-planned").to_numpy(),
+            "drug": drug,
+            "line_number": np.ones(len(patients)),
+        }
+    )
+    return cohort.with_tables(treatments=treatments)
+
+
+def with_planned_drug(frame: pd.DataFrame, drug: str | None) -> pd.DataFrame:
+    """Sheet rows with ``drug`` filled in where the sheet names none (``--drug``)."""
+    if drug is None:
+        return frame
+    frame = frame.copy()
+    if "drug" not in frame.columns:
+        frame["drug"] = drug
+    else:
+        empty = frame["drug"].isna() | frame["drug"].astype(str).str.strip().eq("")
+        frame.loc[empty, "drug"] = drug
+    if "line_number" not in frame.columns:
+        frame["line_number"] = "1"
+    return frame
+
+
+@dataclass
+class InputBatch:
+    """Rows of an input on their way to scoring: the cohort read, and what was rejected.
+
+    Attributes
+    ----------
+    cohort : Cohort
+        Validated canonical tables of the accepted rows (treatments not yet annotated).
+    rejected : list of Problem
+        Rows (or drugs) rejected while reading, located as the user sees them.
+    n_read : int
+        Input rows (treatments) this batch covers, accepted or not.
+    source : str
+        Input name used in problem reports.
+    row_of_treatment : dict, optional
+        Sheet row number of each treatment id (profile sheets only).
+    notes : list of str
+        Warnings to show the user once (e.g. the expression profile chosen).
+    """
+
+    cohort: Cohort
+    rejected: list[Problem]
+    n_read: int
+    source: str
+    row_of_treatment: dict[str, int] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+#: Sheets streamed in chunks; TSV and XLSX sheets are read whole.
+STREAMED_SHEETS = (".csv", ".parquet")
+
+
+def iter_input(
+    path: str | os.PathLike[str],
+    *,
+    chunk_size: int | None = None,
+    drug: str | None = None,
+    expression_profile: str | None = None,
+) -> Iterator[InputBatch]:
+    """Read any input form as batches: the one input-loading path of every command.
+
+    A profile sheet in CSV or Parquet is streamed in chunks of ``chunk_size`` rows (one batch
+    when ``chunk_size`` is None); other sheets and canonical or cBioPortal folders are one
+    batch. Bad sheet rows are rejected one by one (a repeated treatment id in a later chunk
+    too); a folder's tables are validated as a whole.
+
+    Parameters
+    ----------
+    path : path-like
+        Profile sheet, canonical folder or cBioPortal study.
+    chunk_size : int, optional
+        Rows per batch for streamed sheets.
+    drug : str, optional
+        The planned therapy: fills empty ``drug`` cells of a sheet, and gives every patient of
+        a folder without treatments one planned treatment (``--drug``).
+    expression_profile : str, optional
+        cBioPortal only: the expression profile to use.
+
+    Raises
+    ------
+    InputDataError
+        The input as a whole is unusable: not found, unknown form, wrong separator, a header
+        but no rows, a missing required column, a folder breaking the contract, or a folder
+        without treatments and no ``drug``.
+    """
+    path = Path(path)
+    form = detect_input_form(path)
+    if form != "profiles":
+        cohort = read_cohort(path, expression_profile=expression_profile)
+        if len(cohort.treatments) == 0:
+            cohort = planned_treatments(cohort, drug, path)
+        yield InputBatch(cohort, [], len(cohort.treatments), path.name, None, list(cohort.notes))
+        return
+    if expression_profile is not None:
+        read_cohort(path, expression_profile=expression_profile)  # raises the standard error
+    check_delimiter(path)
+    if chunk_size is not None and path.suffix.lower() in STREAMED_SHEETS:
+        chunks: Iterable[pd.DataFrame] = iter_profile_chunks(path, chunk_size)
+    else:
+        chunks = [read_table(path)]
+    seen: dict[str, int] = {}
+    any_rows = False
+    for chunk in chunks:
+        any_rows = any_rows or len(chunk) > 0
+        sheet = profiles_to_cohort(with_planned_drug(chunk, drug), path.name, seen_treatments=seen)
+        yield InputBatch(
+            sheet.cohort,
+            list(sheet.rejected),
+            sheet.n_read,
+            path.name,
+            sheet.row_of_treatment,
+            list(sheet.warnings_),
+        )
+    if not any_rows:
+        raise InputDataError(
+            f"{path.name} has a header but no rows",
+            [Problem(path.name, None, None, "", "no data rows",
+                     "add one row per patient-treatment")],
+        )  # fmt: skip
+
+
+def read_input(
+    path: str | os.PathLike[str],
+    *,
+    drug: str | None = None,
+    expression_profile: str | None = None,
+) -> InputBatch:
+    """Read a whole input as one :class:`InputBatch` (see :func:`iter_input`)."""
+    (batch,) = iter_input(path, drug=drug, expression_profile=expression_profile)
+    return batch

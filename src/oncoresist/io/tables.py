@@ -227,3 +227,34 @@ def _wrong_format(source: str, expected: str, err: Exception) -> InputDataError:
             )
         ],
     )
+
+
+def check_delimiter(path: Path) -> None:
+    """Fail with a clear reason when a delimited sheet's header uses another separator.
+
+    Read with the wrong separator, the header is one long column and every required column
+    looks missing; naming the separator found is the useful message.
+    """
+
+    expected = DELIMITED.get(path.suffix.lower())
+    if expected is None or not path.is_file():
+        return
+    with path.open("rb") as handle:
+        header = handle.readline(65536).decode("utf-8", errors="replace")
+    if expected in header:
+        return
+    for found, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'"), (",", "','")):
+        if found != expected and header.count(found) >= 2:
+            raise InputDataError(
+                f"{path.name} looks separated by {name}, not {expected!r}",
+                [
+                    Problem(
+                        path.name,
+                        1,
+                        None,
+                        header.strip()[:60],
+                        f"the header is separated by {name}",
+                        "save the sheet as comma-separated CSV (.csv) or tab-separated (.tsv)",
+                    )
+                ],
+            )

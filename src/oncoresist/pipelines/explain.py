@@ -1,4 +1,4 @@
-"""Jobs behind `oncoresist explain` and `oncoresist report`: read → explain/render → write.
+"""The job behind `oncoresist explain`: read → explain → write tidy driver rows.
 
 The CLI renders what these return; notebooks and tests call them directly. Outputs are
 written atomically and never overwrite an existing file unless asked.
@@ -11,15 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from oncoresist.exceptions import InputDataError, OutputExistsError, Problem
+from oncoresist.exceptions import InputDataError, Problem
 from oncoresist.explain.attributions import drivers_table, explain_features
 from oncoresist.features.profiles import cohort_to_profiles
-from oncoresist.io.files import atomic_write
-from oncoresist.io.inputs import detect_input_form, read_cohort
-from oncoresist.io.profiles import profiles_to_cohort
-from oncoresist.io.tables import read_table, write_table
+from oncoresist.io.files import make_folder, refuse_existing
+from oncoresist.io.inputs import read_input
+from oncoresist.io.tables import write_table
 from oncoresist.knowledge.annotate import annotate_treatments
-from oncoresist.report.build import DEFAULT_MAX_PATIENTS, build_report
 from oncoresist.tracking.bundles import resolve_bundle
 
 
@@ -43,43 +41,17 @@ class ExplainJob:
         return 3 if self.n_rejected else 0
 
 
-@dataclass
-class ReportJob:
-    """What `oncoresist report` wrote."""
-
-    out: Path
-    n_patients: int
-    n_scored: int
-    n_rejected: int
-    model: str
-    notes: list[str] = field(default_factory=list)
-
-
-def _refuse_existing(out: Path, overwrite: bool) -> None:
-
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
-
-
 def read_profiles(input_path: str | Path) -> tuple[pd.DataFrame, list[Problem], int]:
     """Annotated profile frame of any input, with the rows (or drugs) rejected and rows read."""
-
-    path = Path(input_path)
-    rejected: list[Problem] = []
-    if detect_input_form(path) == "profiles":
-        sheet = profiles_to_cohort(read_table(path), path.name)
-        cohort, rejected, n_read = sheet.cohort, list(sheet.rejected), sheet.n_read
-    else:
-        cohort = read_cohort(path)
-        n_read = len(cohort.treatments)
+    batch = read_input(input_path)
     annotated, problems = annotate_treatments(
-        cohort.treatments, cohort.patients, errors="collect", source=path.name
+        batch.cohort.treatments, batch.cohort.patients, errors="collect", source=batch.source
     )
-    rejected += problems
+    rejected = batch.rejected + problems
     if len(annotated) == 0:
-        raise InputDataError(f"no row of {path} can be explained", rejected)
-    profiles = cohort_to_profiles(cohort.with_tables(treatments=annotated.reset_index(drop=True)))
-    return profiles, rejected, n_read
+        raise InputDataError(f"no row of {input_path} can be explained", rejected)
+    cohort = batch.cohort.with_tables(treatments=annotated.reset_index(drop=True))
+    return cohort_to_profiles(cohort), rejected, batch.n_read
 
 
 def explain_file(
@@ -107,57 +79,14 @@ def explain_file(
     """
 
     out = Path(out)
-    _refuse_existing(out, overwrite)
+    refuse_existing(out, overwrite)
     bundle, used = resolve_bundle(model, tracking_uri)
     profiles, rejected, n_read = read_profiles(input_path)
     features = bundle.features(profiles)
     table = drivers_table(
         bundle, explain_features(bundle, features), profiles, k=top_k, group=group
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent)
     write_table(table, out)
     n_rejected = len({(p.source, p.row) for p in rejected})
     return ExplainJob(out, n_read, len(profiles), n_rejected, len(table), used, rejected)
-
-
-def report_file(
-    input_path: str | Path,
-    out: str | Path,
-    *,
-    model: str = "models:/oncoresist@champion",
-    patients: list[str] | None = None,
-    overwrite: bool = False,
-    tracking_uri: str | None = None,
-    max_patients: int | None = None,
-) -> ReportJob:
-    """Render the reviewer report of ``input_path`` into one self-contained HTML file.
-
-    Raises
-    ------
-    OutputExistsError
-        ``out`` exists and ``overwrite`` is false.
-    InputDataError
-        Nothing could be scored, or a requested patient is not among the scored rows.
-    """
-
-    out = Path(out)
-    _refuse_existing(out, overwrite)
-    bundle, used = resolve_bundle(model, tracking_uri)
-    html, data = build_report(
-        bundle,
-        input_path,
-        patients=patients,
-        max_patients=max_patients or DEFAULT_MAX_PATIENTS,
-        reference=used,
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out) as handle:
-        handle.write(html)
-    return ReportJob(
-        out,
-        len(data.patients),
-        data.overview["n_scored"],
-        data.overview["n_rejected"],
-        used,
-        data.notes,
-    )

@@ -1,4 +1,4 @@
-"""The jobs behind `oncoresist simulate`: simulate a cohort, write it, compare with published figures."""
+"""The job behind `oncoresist simulate`: simulate a cohort, write it, compare with the papers."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """The reviewer report: one self-contained HTML file per scoring input.
 
-``oncoresist report --model REF --input PROFILES --out report.html`` scores the input with
-:func:`oncoresist.scoring.engine.score_profiles` (or :func:`~oncoresist.scoring.engine.score_cohort` for a
-folder) — the numbers are the scoring engine's, never recomputed here — and renders, with the
+``oncoresist report --model REF --input PROFILES --out report.html`` reads and scores the input
+(:func:`oncoresist.pipelines.report.report_file`) and hands the scores to :func:`build_report`
+— the numbers are the scoring engine's, never recomputed here — which renders, with the
 jinja2 template ``templates/report.html.j2``:
 
 * a model card (name@version, run id, training-data fingerprint, test metrics with 95% CIs,
-  the uncertainty components with what training measured (:mod:`report_uncertainty`),
+  the uncertainty components with what training measured (:mod:`oncoresist.report.uncertainty`),
   intended use, "research use only, not a medical device"), and a banner at the top when the
   model was trained on simulated data;
 * a cohort overview, with the number of out-of-distribution rows;
@@ -24,21 +24,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from oncoresist import RESEARCH_USE_NOTICE, __version__
-from oncoresist.contract import MECHANISMS
+from oncoresist.contract import MECHANISMS, Cohort
 from oncoresist.exceptions import InputDataError, Problem
 from oncoresist.explain.attributions import explain_features
 from oncoresist.explain.drivers import SURVIVAL_MODEL, Reader, top_drivers
 from oncoresist.features.profiles import cohort_to_profiles
-from oncoresist.io.inputs import detect_input_form, read_cohort
-from oncoresist.io.profiles import profiles_to_cohort
-from oncoresist.io.tables import read_table
 from oncoresist.knowledge.annotate import annotate_treatments
 from oncoresist.report.charts import (
     overview_chart,
@@ -53,7 +49,6 @@ from oncoresist.report.uncertainty import (
     set_members,
     uncertainty_rows,
 )
-from oncoresist.scoring.engine import score_cohort, score_profiles
 
 TEMPLATE = "report.html.j2"
 #: Patient sections drawn when ``--patients`` is not given (a 5,000-row input stays usable).
@@ -284,33 +279,27 @@ def _overview(scores: pd.DataFrame, n_read: int, n_rejected: int) -> dict[str, A
 
 def build_report(
     bundle: Any,
-    input_path: str | Path,
+    cohort: Cohort,
+    scores: pd.DataFrame,
+    *,
+    n_read: int,
+    n_rejected: int,
     patients: list[str] | None = None,
     max_patients: int = DEFAULT_MAX_PATIENTS,
     top_k: int = 5,
     reference: str = "",
 ) -> tuple[str, ReportData]:
-    """Score ``input_path`` and render the report; returns ``(html, data)``.
+    """Render the report of scored rows; returns ``(html, data)``.
+
+    ``cohort`` is the input as read and ``scores`` what the bundle gave it (at least one row);
+    the chosen patients are re-explained here for their sections. Reading and scoring the
+    input is :func:`oncoresist.pipelines.report.report_file`'s work.
 
     Raises
     ------
     InputDataError
-        The input cannot be read, nothing could be scored, or a requested patient is absent.
+        A requested patient is not among the scored rows.
     """
-
-    path = Path(input_path)
-    if detect_input_form(path) == "profiles":
-        frame = read_table(path)
-        result = score_profiles(bundle, frame, source=path.name, top_drivers=0)
-        scores, rejected, n_read = result.scores, result.rejected, result.n_read
-        cohort = profiles_to_cohort(frame, path.name).cohort
-    else:
-        cohort = read_cohort(path)
-        scores, rejected = score_cohort(bundle, cohort, source=path.name, top_drivers=0)
-        n_read = len(cohort.treatments)
-    if len(scores) == 0:
-        raise InputDataError(f"no row of {path} could be scored", list(rejected))
-    n_rejected = len({(p.source, p.row) for p in rejected})
     chosen, notes = _select(scores, patients, max_patients)
     card, metrics = model_card(bundle, reference)
     data = ReportData(
@@ -326,7 +315,7 @@ def build_report(
 
 def render(data: ReportData) -> str:
     """Render :class:`ReportData` with the package template (autoescaped)."""
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape  # noqa: PLC0415
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(
         loader=PackageLoader("oncoresist.report", "templates"),

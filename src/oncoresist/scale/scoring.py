@@ -36,6 +36,7 @@ import pandas as pd
 
 from oncoresist.exceptions import ConfigError, InputDataError, Problem
 from oncoresist.io.files import make_folder, remove_folder
+from oncoresist.io.inputs import with_planned_drug
 from oncoresist.io.profiles import profiles_to_cohort
 from oncoresist.io.scores import (
     ERRORS,
@@ -56,7 +57,6 @@ from oncoresist.scale.partitions import (
     seen_before,
 )
 from oncoresist.scoring.engine import (
-    _with_planned_drug,
     check_nothing_lost,
     problems_frame,
     score_profiles,
@@ -166,7 +166,7 @@ def _accepted_shared(
 ) -> dict[str, int]:
     """Shared treatment keys this partition accepts on its own, with their row (pre-pass)."""
 
-    sheet = profiles_to_cohort(_with_planned_drug(frame, drug), source)
+    sheet = profiles_to_cohort(with_planned_drug(frame, drug), source)
     return {k: line for k, line in sheet.row_of_treatment.items() if k in keys}
 
 
@@ -289,7 +289,7 @@ def score_file_dask(
 
 
 def _run(dask: Any, scored: Any, progress: Callable[[int, int | None], None] | None) -> list:
-    from distributed import as_completed  # noqa: PLC0415
+    from distributed import as_completed
 
     futures = dask.compute(scored.to_delayed())
     rows, n_read = [], 0

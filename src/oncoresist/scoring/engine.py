@@ -20,6 +20,7 @@ from oncoresist.exceptions import Problem
 from oncoresist.explain.attributions import explain_features, top_drivers_text
 from oncoresist.explain.drivers import SURVIVAL_MODEL
 from oncoresist.features.profiles import cohort_to_profiles
+from oncoresist.io.inputs import with_planned_drug
 from oncoresist.io.profiles import profiles_to_cohort
 from oncoresist.knowledge.annotate import annotate_treatments
 from oncoresist.knowledge.resistance import known_resistance_for_profile, load_resistance_catalogue
@@ -116,7 +117,7 @@ def score_profiles(
         Probabilities are P(mechanism | resistance occurs).
     """
 
-    frame = _with_planned_drug(frame, drug)
+    frame = with_planned_drug(frame, drug)
     sheet = profiles_to_cohort(
         frame, source, first_line=first_line, seen_treatments=seen_treatments
     )
@@ -134,20 +135,6 @@ def score_profiles(
         n_read=sheet.n_read,
         notes=list(sheet.warnings_),
     )
-
-
-def _with_planned_drug(frame: pd.DataFrame, drug: str | None) -> pd.DataFrame:
-    if drug is None:
-        return frame
-    frame = frame.copy()
-    if "drug" not in frame.columns:
-        frame["drug"] = drug
-    else:
-        empty = frame["drug"].isna() | frame["drug"].astype(str).str.strip().eq("")
-        frame.loc[empty, "drug"] = drug
-    if "line_number" not in frame.columns:
-        frame["line_number"] = "1"
-    return frame
 
 
 def score_cohort(
