@@ -56,7 +56,7 @@ def test_report_has_card_banner_overview_and_requested_patients(demo_report, exp
 
 def test_report_numbers_are_the_scoring_engines(demo_report, model_folder):
     from oncoresist.scoring.engine import score_profiles
-    from oncoresist.tracking.bundles import resolve_bundle
+    from oncoresist.tracking.resolve import resolve_bundle
 
     _, out = demo_report
     bundle, _ = resolve_bundle(str(model_folder))
@@ -73,7 +73,7 @@ def test_report_numbers_are_the_scoring_engines(demo_report, model_folder):
 def demo_scores(model_folder):
     """The scoring engine's rows for the demo sheet, by patient id."""
     from oncoresist.scoring.engine import score_profiles
-    from oncoresist.tracking.bundles import resolve_bundle
+    from oncoresist.tracking.resolve import resolve_bundle
 
     bundle, _ = resolve_bundle(str(model_folder))
     frame = pd.read_csv(demo_dir() / "profiles.csv", dtype=str)
@@ -170,7 +170,7 @@ def ood_report(model_folder, tmp_path_factory):
     """Report on the demo sheet plus a copy of P000003 with a cancer type never seen."""
     from oncoresist.pipelines.report import report_file
     from oncoresist.scoring.engine import score_profiles
-    from oncoresist.tracking.bundles import resolve_bundle
+    from oncoresist.tracking.resolve import resolve_bundle
 
     folder = tmp_path_factory.mktemp("ood-report")
     frame = pd.read_csv(demo_dir() / "profiles.csv", dtype=str)

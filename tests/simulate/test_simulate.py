@@ -16,8 +16,10 @@ from oncoresist.simulate.output import (
     GROUND_TRUTH_FILE,
     SIMULATION_FILE,
     calibration_table,
+    read_simulation,
     write_simulation,
 )
+from oncoresist.simulate.params import SimulationParams
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +156,20 @@ def test_writer_refuses_a_non_empty_folder(small, tmp_path):
         write_simulation(small, tmp_path)
     with pytest.raises(ValueError, match="fmt must be one of"):
         write_simulation(small, tmp_path / "new", fmt="excel")
+
+
+def test_read_simulation_returns_the_written_settings_and_parameters(tmp_path):
+    result = simulate_cohort(n=60, seed=4, settings=["alk_alectinib_1L"])
+    folder = write_simulation(result, tmp_path / "sim")
+    meta = read_simulation(folder)
+    assert meta["seed"] == 4 and meta["settings"] == ["alk_alectinib_1L"]
+    assert meta["noise_genes"] == list(result.noise_genes)
+    assert SimulationParams.model_validate(meta["parameters"]) == result.params
+    (folder / SIMULATION_FILE).write_text("- a list\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        read_simulation(folder)
+    with pytest.raises(FileNotFoundError):
+        read_simulation(tmp_path)
 
 
 def test_settings_subset_knobs_and_unknown_setting():

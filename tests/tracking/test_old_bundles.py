@@ -25,9 +25,9 @@ from oncoresist.tracking.bundles import (
     METADATA_FILE,
     OLD_MODULE_PATHS,
     read_bundle,
-    resolve_bundle,
     save_bundle,
 )
+from oncoresist.tracking.resolve import resolve_bundle
 
 OLD = Path(__file__).parents[1] / "data" / "bundle_v1"
 OLD_MODEL = OLD / "model"

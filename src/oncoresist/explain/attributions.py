@@ -64,7 +64,7 @@ DRIVER_COLUMNS = (
 
 
 def _dmatrix(model: Any, features: pd.DataFrame) -> Any:
-    import xgboost as xgb
+    import xgboost as xgb  # noqa: PLC0415
 
     names = list(getattr(model, "feature_names_in_", features.columns))
     matrix, names = as_feature_matrix(features, names)
@@ -127,7 +127,7 @@ def shap_cross_check(booster: Any, features: pd.DataFrame) -> np.ndarray:
     Never use the interventional explainer (background data) on the multi-class model: in
     shap 0.51 it applies class 0's intercept to every class.
     """
-    import shap
+    import shap  # noqa: PLC0415
 
     values = np.asarray(
         shap.TreeExplainer(booster).shap_values(features.to_numpy(dtype=np.float64))

@@ -40,14 +40,14 @@ class GlobalExplanations:
 
     def close(self) -> None:
         """Close every figure (free memory when they were not logged)."""
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # noqa: PLC0415
 
         for figure in self.figures.values():
             plt.close(figure)
 
 
 def _shap_explanation(values: np.ndarray, base: np.ndarray, features: pd.DataFrame) -> Any:
-    import shap
+    import shap  # noqa: PLC0415
 
     return shap.Explanation(
         values=values,
@@ -59,7 +59,7 @@ def _shap_explanation(values: np.ndarray, base: np.ndarray, features: pd.DataFra
 
 def _draw(plot: Any, *args: Any, title: str, **kwargs: Any) -> Any:
     """Run one shap plot on a fresh figure and return that figure (never shown)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     before = set(plt.get_fignums())
     plt.figure()
@@ -74,7 +74,7 @@ def _draw(plot: Any, *args: Any, title: str, **kwargs: Any) -> Any:
 
 def _bar_chart(table: pd.DataFrame, max_display: int) -> Any:
     """Mean |SHAP| of the top features: mechanism (stacked by class) and time to resistance."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 0.35 * max_display + 1.8))
     mech = table.nlargest(max_display, "mechanism:all")[::-1]
@@ -121,7 +121,7 @@ def global_explanations(
         ``explain/dependence_<model>_<n>.png``; ``tables`` keyed
         ``explain/global_importance.csv`` and ``explain/global_importance_groups.csv``.
     """
-    import shap
+    import shap  # noqa: PLC0415
 
     explanation = explanation or explain_features(bundle, features)
     out = GlobalExplanations(n_rows=len(features))

@@ -23,7 +23,7 @@ from oncoresist.models.survival import make_survival_target
 from oncoresist.pipelines.heldout import evaluate_held_out, log_held_out
 from oncoresist.pipelines.train import load_training_data
 from oncoresist.tracking import store as tracking
-from oncoresist.tracking.registry import load_bundle
+from oncoresist.tracking.resolve import resolve_bundle
 
 #: Experiment used when neither the caller nor the model's training config names one.
 DEFAULT_EXPERIMENT = "oncoresist"
@@ -90,7 +90,7 @@ def evaluate_model(
         label (nothing to evaluate).
     """
 
-    bundle = load_bundle(model, uri=tracking_uri)
+    bundle, _ = resolve_bundle(model, tracking_uri)
     cohort = load_training_data(data)
     meta = bundle.metadata
     config = meta.get("config") or {}

@@ -18,7 +18,7 @@ from oncoresist.io.files import make_folder, refuse_existing
 from oncoresist.io.inputs import read_input
 from oncoresist.io.tables import write_table
 from oncoresist.knowledge.annotate import annotate_treatments
-from oncoresist.tracking.bundles import resolve_bundle
+from oncoresist.tracking.resolve import resolve_bundle
 
 
 @dataclass

@@ -10,7 +10,7 @@ from oncoresist.io.files import atomic_write, make_folder, refuse_existing
 from oncoresist.io.inputs import read_input
 from oncoresist.report.build import DEFAULT_MAX_PATIENTS, build_report
 from oncoresist.scoring.engine import score_cohort
-from oncoresist.tracking.bundles import resolve_bundle
+from oncoresist.tracking.resolve import resolve_bundle
 
 
 @dataclass

@@ -20,7 +20,8 @@ from oncoresist.io.files import make_folder, refuse_existing
 from oncoresist.io.inputs import iter_input
 from oncoresist.io.scores import ChunkWriter, atomic_path, for_people, terminate_as_interrupt
 from oncoresist.scoring.engine import ScoreResult, problems_frame, score_cohort
-from oncoresist.tracking.bundles import DEFAULT_MODEL, resolve_bundle
+from oncoresist.tracking.bundles import DEFAULT_MODEL
+from oncoresist.tracking.resolve import resolve_bundle
 
 FORMATS = ("csv", "parquet", "xlsx")
 

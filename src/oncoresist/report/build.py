@@ -315,7 +315,7 @@ def build_report(
 
 def render(data: ReportData) -> str:
     """Render :class:`ReportData` with the package template (autoescaped)."""
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape  # noqa: PLC0415
 
     env = Environment(
         loader=PackageLoader("oncoresist.report", "templates"),

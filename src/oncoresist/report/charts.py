@@ -18,7 +18,7 @@ INTERVAL_COLOUR = "#3498db"
 
 def data_uri(figure: Any, dpi: int = 90) -> str:
     """Render a matplotlib figure to ``data:image/png;base64,...`` and close it."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
@@ -27,7 +27,7 @@ def data_uri(figure: Any, dpi: int = 90) -> str:
 
 
 def _figure(width: float, height: float) -> tuple[Any, Any]:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     return plt.subplots(figsize=(width, height))
 
@@ -90,8 +90,8 @@ def waterfall_chart(
     max_display: int = 8,
 ) -> str:
     """shap's waterfall of one prediction, with readable labels as feature names."""
-    import matplotlib.pyplot as plt
-    import shap
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import shap  # noqa: PLC0415
 
     before = set(plt.get_fignums())
     _figure(6.5, 3.6)
@@ -110,7 +110,7 @@ def waterfall_chart(
 
 def overview_chart(scores: pd.DataFrame) -> str:
     """Cohort overview: predicted mechanism counts and predicted median times."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(9.0, 2.8))
     counts = scores["predicted_mechanism"].value_counts().reindex(MECHANISMS, fill_value=0)

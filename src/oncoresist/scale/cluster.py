@@ -21,8 +21,8 @@ INSTALL_HINT = "install the optional extra: pip install 'oncoresist[dask]'"
 def require_dask() -> None:
     """Raise a :class:`ConfigError` naming the fix when dask.distributed is missing."""
     try:
-        import dask.dataframe  # noqa: F401
-        import distributed  # noqa: F401
+        import dask.dataframe  # noqa: F401, PLC0415
+        import distributed  # noqa: F401, PLC0415
     except ImportError as err:
         raise ConfigError(
             f"--engine dask needs dask and distributed ({err}); {INSTALL_HINT}"

@@ -61,7 +61,8 @@ from oncoresist.scoring.engine import (
     problems_frame,
     score_profiles,
 )
-from oncoresist.tracking.bundles import DEFAULT_MODEL, resolve_bundle
+from oncoresist.tracking.bundles import DEFAULT_MODEL
+from oncoresist.tracking.resolve import resolve_bundle
 
 ACCOUNTING_META = pd.DataFrame(
     {
@@ -289,7 +290,7 @@ def score_file_dask(
 
 
 def _run(dask: Any, scored: Any, progress: Callable[[int, int | None], None] | None) -> list:
-    from distributed import as_completed
+    from distributed import as_completed  # noqa: PLC0415
 
     futures = dask.compute(scored.to_delayed())
     rows, n_read = [], 0

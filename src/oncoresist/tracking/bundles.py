@@ -242,26 +242,3 @@ def bundle_from_folder(folder: Path) -> ResistanceBundle | None:
             {k: identity[k] for k in ("model_name", "model_version") if k in identity}
         )
     return bundle
-
-
-def resolve_bundle(reference: str, tracking_uri: str | None = None) -> tuple[ResistanceBundle, str]:
-    """Load the bundle a model reference names; returns ``(bundle, reference used)``.
-
-    The one model-resolution path of ``score``, ``evaluate``, ``explain`` and ``report``:
-    a folder (saved bundle or exported model) is read without importing MLflow;
-    ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` and ``runs:/`` go through the registry. The default
-    ``models:/oncoresist@champion`` falls back to the exported ``models/oncoresist-champion``
-    folder when no registry answers.
-    """
-    local = bundle_from_folder(Path(reference))
-    if local is not None:
-        return local, reference
-    # Only registry references need MLflow (~1 s to import); folders never load it.
-    from oncoresist.tracking.registry import load_bundle
-
-    try:
-        return load_bundle(reference, uri=tracking_uri), reference
-    except ModelLoadError:
-        if reference == DEFAULT_MODEL and EXPORTED_CHAMPION.exists():
-            return load_bundle(str(EXPORTED_CHAMPION)), str(EXPORTED_CHAMPION)
-        raise

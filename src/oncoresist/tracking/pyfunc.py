@@ -18,7 +18,10 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, DataType, Schema
+from mlflow.types.schema import AnyType
 
 import oncoresist
 from oncoresist.models.bundle import ResistanceBundle
@@ -146,7 +149,6 @@ def _knowledge_snapshot(destination: Path) -> Path:
     ``destination`` is named ``data`` so that, as a code path, it lands beside the package.
     """
 
-
     shutil.copytree(knowledge_dir(), destination / "knowledge")
     return destination
 
@@ -209,9 +211,6 @@ def profile_signature(example: pd.DataFrame) -> Any:
     only the bad rows. ``any`` costs a per-cell pass in MLflow, affordable for these few
     columns but not for hundreds of expression columns.
     """
-    from mlflow.models import ModelSignature  # noqa: PLC0415
-    from mlflow.types import ColSpec, DataType, Schema  # noqa: PLC0415
-    from mlflow.types.schema import AnyType  # noqa: PLC0415
 
     specs = []
     for column in example.columns:

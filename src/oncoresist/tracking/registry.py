@@ -18,7 +18,9 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
+from mlflow.models import Model
 from mlflow.tracking import MlflowClient
+from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
 
 from oncoresist.exceptions import ModelLoadError
 from oncoresist.models.bundle import ResistanceBundle
@@ -186,8 +188,6 @@ def model_folder_identity(model_dir: Path, metadata: Mapping[str, Any]) -> dict[
     if export.exists():
         saved = json.loads(export.read_text())
         return {k: str(saved[k]) for k in ("model_name", "model_version") if saved.get(k)}
-    from mlflow.models import Model  # noqa: PLC0415
-    from mlflow.tracking._tracking_service.utils import is_tracking_uri_set  # noqa: PLC0415
 
     # Without one, MLflow would create ./mlflow.db wherever the model happens to be loaded.
     if not is_tracking_uri_set():

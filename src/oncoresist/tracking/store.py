@@ -26,6 +26,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import mlflow
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, no concurrent first use
+    fcntl = None
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -94,10 +99,6 @@ def _initialise_sqlite_store(uri: str) -> None:
         return
     db = Path(uri.removeprefix("sqlite:///"))
     db.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - Windows: no advisory locks, no concurrent first use
-        fcntl = None
     with open(db.with_name(db.name + ".init-lock"), "a") as handle:
         if fcntl is not None:
             fcntl.flock(handle, fcntl.LOCK_EX)
