@@ -35,10 +35,11 @@ dev: $(VENV)/.dev-installed
 run: $(VENV)/.installed
 	$(BIN)/oncoresist run --out $(OUT)
 
-## Lint, check formatting and run the test suite
+## Lint, check formatting, check the layer contracts (import-linter) and run the test suite
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 ## Fix lint and formatting in place

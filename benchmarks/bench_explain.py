@@ -9,8 +9,8 @@ config's hyperparameters (deepest grid value, no CV: only the cost matters here)
 feature matrix of ``--rows`` rows (the cohort's rows repeated) and times, best of 3:
 
 * raw: ``booster.predict(DMatrix(X), pred_contribs=True)`` for each model;
-* ours: :func:`oncoresist.explain.attributions.explain_features` (both models, attributions laid out over
-  the feature columns) — the path scoring and reports use;
+* ours: :func:`oncoresist.explain.attributions.explain_features` (both models, attributions
+  laid out over the feature columns) — the path scoring and reports use;
 * drivers: :func:`oncoresist.explain.attributions.drivers_table` (top-3 readable drivers per row and
   model) on top of ours;
 * shap: ``shap.TreeExplainer`` (path-dependent) on 1,000 rows, for reference.

@@ -8,8 +8,8 @@ Usage::
 Simulates the default cohort into a temporary folder, runs the full training
 (:func:`oncoresist.pipelines.train.train`: CV, final fits, test-split evaluation with bootstrap CIs,
 baselines as child runs, MLflow logging and registration) against a throw-away MLflow store,
-then times exact SHAP (:func:`oncoresist.explain.attributions.explain_features`) on the test split, which
-training itself does not compute. Prints three tables: seconds per stage, test-split
+then times exact SHAP (:func:`oncoresist.explain.attributions.explain_features`) on the test
+split, which training itself does not compute. Prints three tables: seconds per stage, test-split
 C-index / macro-F1 of every model with the oracle (the simulator's truth), and the oracle
 ratios logged on the run. Only the oracle rows read the simulator's ground truth, after the
 fit.

@@ -215,3 +215,45 @@ def test_import_linter_reports_an_injected_forbidden_import(tree_copy, module, l
     assert result.returncode != 0
     assert broken in result.stdout
     assert "injected" not in original
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``oncoresist.a.b.c`` names a module or an attribute chain of one."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(target, attribute):
+                return False
+            target = getattr(target, attribute)
+        return True
+    return False
+
+
+OLD_NEW_TABLE = "### Python API: old → new imports"
+
+
+def test_docs_readme_and_notebooks_name_only_existing_python_paths():
+    import re
+
+    pattern = re.compile(r"\boncoresist(?:\.[A-Za-z_]\w*)+")
+    texts = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    texts += sorted((ROOT / "notebooks").glob("*.ipynb"))
+    stale = set()
+    for path in texts:
+        text = path.read_text()
+        if OLD_NEW_TABLE in text:  # the README's 0.1 → 0.2 table names the old paths on purpose
+            before, _, after = text.partition(OLD_NEW_TABLE)
+            text = before + after[after.index("\n## ") :]
+        for found in pattern.findall(text):
+            found = found.rstrip(".")
+            if found.endswith((".py", ".md", ".yaml", ".csv", ".html", ".db")):
+                continue
+            if not _resolves(found):
+                stale.add(f"{path.relative_to(ROOT)}: {found}")
+    assert sorted(stale) == []

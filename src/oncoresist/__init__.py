@@ -6,7 +6,7 @@ patient.
 
 import os
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 RESEARCH_USE_NOTICE = (
     "Research use only: oncoresist predictions are not a medical device and must not be used "

@@ -59,9 +59,7 @@ def test_old_bundle_scores_the_demo_profiles_as_recorded():
     scores = _demo_scores(bundle)
     assert list(scores["treatment_id"]) == list(recorded["treatment_id"])
     columns = _numeric_columns(recorded)
-    assert {"p_on_target", "median_months_to_resistance", "months_lo", "months_hi"} <= set(
-        columns
-    )
+    assert {"p_on_target", "median_months_to_resistance", "months_lo", "months_hi"} <= set(columns)
     np.testing.assert_allclose(
         scores[columns].to_numpy(float), recorded[columns].to_numpy(float), rtol=0, atol=1e-6
     )

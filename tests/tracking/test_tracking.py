@@ -91,5 +91,3 @@ def test_experiment_artifacts_live_under_the_store(tiny_trained_model):
     run = client.get_run(tiny_trained_model.result.run_id)
     assert run.info.artifact_uri.startswith((store / "artifacts").resolve().as_uri())
     assert any((store / "artifacts").rglob("km_by_risk_group.png"))
-
-

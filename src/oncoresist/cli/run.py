@@ -13,6 +13,7 @@ from rich.console import Console
 from oncoresist.cli.common import frame_table
 from oncoresist.cli.summaries import calibration_display, metric_summaries, training_progress
 from oncoresist.defaults import DEFAULT_COHORT_SIZE, DEFAULT_SEED
+from oncoresist.io.files import make_folder
 from oncoresist.models.config import load_config
 from oncoresist.paths import demo_dir
 from oncoresist.pipelines.report import report_file
@@ -84,7 +85,7 @@ def run_main_job(
 
     step("5. Score the demo profiles")
     reports = Path(reports_dir)
-    reports.mkdir(parents=True, exist_ok=True)
+    make_folder(reports)
     scored = score_file(
         demo_dir() / "profiles.csv",
         reports / "demo_scores.csv",

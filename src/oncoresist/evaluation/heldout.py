@@ -1,7 +1,8 @@
 """Test-split evaluation: model metrics with bootstrap CIs, baselines, oracle ratios, subgroups.
 
-Every metric comes from scikit-learn / scikit-survival through :mod:`oncoresist.evaluation.metrics`; this
-module only decides *what* is evaluated on *which* rows.
+Every metric comes from scikit-learn / scikit-survival through
+:mod:`oncoresist.evaluation.metrics`; this module only decides *what* is evaluated on *which*
+rows.
 """
 
 from __future__ import annotations

@@ -82,7 +82,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     expression : {"zscore", "raw", "none"}, default "zscore"
         Expression features z-scored with training mean/SD, kept on the input scale, or left out.
     program_scores : bool, default True
-        Add ``program:<name>`` scores (:func:`oncoresist.knowledge.programs.program_scores`), z-scored.
+        Add ``program:<name>`` scores, z-scored
+        (:func:`oncoresist.knowledge.programs.program_scores`).
     top_variance_genes : int, optional
         Keep only the N genes with the largest training variance as ``expr:`` columns.
     knowledge_flags : bool, default True

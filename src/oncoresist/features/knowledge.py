@@ -121,7 +121,6 @@ class _Catalogue:
         """Catalogue entries for an alteration, any drug (empty for uncatalogued genes)."""
         key = (gene, alteration)
         if key not in self._entries:
-
             found = known_resistance(gene, alteration) if self.has_gene(gene) else []
             self._entries[key] = tuple(found)
         return self._entries[key]
@@ -129,7 +128,6 @@ class _Catalogue:
     def regimen(self, drug: str) -> tuple[set[str], set[str]]:
         """Canonical component names and classes of a regimen (unknown components skipped)."""
         if drug not in self._regimens:
-
             names: set[str] = set()
             classes: set[str] = set()
             for part in str(drug).split("+"):

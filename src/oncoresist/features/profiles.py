@@ -132,7 +132,6 @@ def annotate_profiles(
         if c not in out.columns or (c != "generation" and out[c].isna().any())
     ]
     if needs:
-
         keys = ["cancer_type", "drug", "line_number"]
         rows = out[keys].astype(object)
         # Each distinct (cancer type, drug, line) is one pseudo-patient and one treatment.

@@ -209,5 +209,3 @@ def _check_header(header: Sequence[str], source: str, line: int) -> None:
         )
     if problems:
         raise InputDataError(f"{source} has a bad header", problems)
-
-

@@ -258,3 +258,12 @@ def check_delimiter(path: Path) -> None:
                     )
                 ],
             )
+
+
+def read_typed_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a Parquet file the package wrote itself, keeping its column types.
+
+    For the package's own outputs (e.g. a simulation's ground truth); user inputs go through
+    :func:`read_table`, which reads every cell as text for validation.
+    """
+    return pd.read_parquet(path)

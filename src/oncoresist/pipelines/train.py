@@ -41,7 +41,7 @@ from oncoresist.models.tuning import (
     quiet,
 )
 from oncoresist.pipelines.heldout import evaluate_and_log
-from oncoresist.simulate.output import SIMULATION_FILE
+from oncoresist.simulate.output import is_simulation, read_ground_truth
 from oncoresist.tracking import store as tracking
 from oncoresist.tracking.provenance import (
     StageTimer,
@@ -51,9 +51,6 @@ from oncoresist.tracking.provenance import (
 )
 from oncoresist.tracking.pyfunc import log_bundle
 from oncoresist.uncertainty.fit import uncertainty_stage
-
-GROUND_TRUTH_FILE = "ground_truth.parquet"
-SIMULATION_MARKER = "simulation.yaml"
 
 # --------------------------------------------------------------------------------------
 # Data
@@ -97,10 +94,8 @@ def load_training_data(path: str | Path) -> TrainingData:
     profiles = cohort_to_profiles(cohort)
     outcomes = outcomes_for_profiles(cohort, profiles)
     fingerprint, counts = data_fingerprint(cohort)
-    simulated = path.is_dir() and (path / SIMULATION_MARKER).exists()
-    truth = None
-    if path.is_dir() and (path / GROUND_TRUTH_FILE).exists():
-        truth = pd.read_parquet(path / GROUND_TRUTH_FILE)
+    simulated = is_simulation(path)
+    truth = read_ground_truth(path) if path.is_dir() else None
     return TrainingData(
         profiles=profiles,
         outcomes=outcomes,
@@ -329,7 +324,7 @@ def _explain_and_check_fidelity(
 
     if config.explain_rows > 0:
         log_global_explanations(bundle, x_test.iloc[: config.explain_rows], timer=timer)
-    if data.ground_truth is not None and (Path(data.source) / SIMULATION_FILE).exists():
+    if data.ground_truth is not None and is_simulation(data.source):
         with timer.stage("fidelity"):
             fidelity = fidelity_for_training(bundle, data.source, test_profiles, x_test)
         log_fidelity(fidelity)

@@ -20,7 +20,7 @@ from oncoresist.exceptions import ConfigError, OutputExistsError
 from oncoresist.io.canonical import write_canonical_folder
 from oncoresist.io.cbioportal.write import write_cbioportal_study
 from oncoresist.io.files import make_folder, read_yaml, write_yaml
-from oncoresist.io.tables import write_table
+from oncoresist.io.tables import read_typed_parquet, write_table
 from oncoresist.simulate.cohort import SimulationResult
 from oncoresist.simulate.params import SimulationParams, load_params
 
@@ -240,3 +240,15 @@ def _row(name: str, part: pd.DataFrame, setting, unexplained: float | None) -> d
         )
         row[f"share_{mechanism}_published"] = target[mechanism]
     return row
+
+
+def is_simulation(folder: str | Path) -> bool:
+    """Whether ``folder`` was written by :func:`write_simulation` (it holds ``simulation.yaml``)."""
+    folder = Path(folder)
+    return folder.is_dir() and (folder / SIMULATION_FILE).exists()
+
+
+def read_ground_truth(folder: str | Path) -> pd.DataFrame | None:
+    """The hidden ground truth of a simulated cohort folder, or None when it has none."""
+    path = Path(folder) / GROUND_TRUTH_FILE
+    return read_typed_parquet(path) if path.is_file() else None

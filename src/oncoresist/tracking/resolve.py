@@ -14,9 +14,9 @@ def resolve_bundle(reference: str, tracking_uri: str | None = None) -> tuple[Res
 
     The one model-resolution path of ``score``, ``evaluate``, ``explain`` and ``report``:
     a folder (saved bundle or exported model) is read without importing MLflow;
-    ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` and ``runs:/`` go through the registry. The default
-    ``models:/oncoresist@champion`` falls back to the exported ``models/oncoresist-champion``
-    folder when no registry answers.
+    ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` and ``runs:/`` go through the registry.
+    The default ``models:/oncoresist@champion`` falls back to the exported
+    ``models/oncoresist-champion`` folder when no registry answers.
     """
     local = bundle_from_folder(Path(reference))
     if local is not None:

@@ -5,9 +5,9 @@ The default store is ``./mlruns`` under the working directory, resolved once to 
 URI silently opens a second, empty database when a process starts elsewhere).
 ``MLFLOW_TRACKING_URI`` or an explicit URI override it, e.g. for a shared server.
 
-The model side lives beside it: :mod:`oncoresist.tracking.registry` (promote, list, load, export) and
-:mod:`oncoresist.tracking.pyfunc` (the pyfunc model and logging it). These three are the only
-modules that import mlflow.
+The model side lives beside it: :mod:`oncoresist.tracking.registry` (promote, list, load,
+export) and :mod:`oncoresist.tracking.pyfunc` (the pyfunc model and logging it). These three
+are the only modules that import mlflow; bundle files are :mod:`oncoresist.tracking.bundles`.
 
 Never log patient identifiers or raw rows here: callers pass aggregate metrics, parameters,
 figures and tables of aggregates only.

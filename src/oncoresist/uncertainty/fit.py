@@ -4,11 +4,12 @@ Three components are fitted after the final models, on rows those models never f
 split plan's calibration split), and travel in ``ResistanceBundle.extras``; the scoring engine
 asks each for its output columns:
 
-* ``mechanism_sets`` (:class:`~oncoresist.uncertainty.conformal.MechanismSetPredictor`) → ``mechanism_set``;
-* ``time_intervals`` (:class:`~oncoresist.uncertainty.intervals.TimeIntervalCalibrator`) → ``months_lo``,
-  ``months_hi``;
-* ``ood`` (:class:`~oncoresist.uncertainty.ood.OutOfDistributionDetector`) → ``ood_score``, ``ood_flag``,
-  ``ood_reasons``.
+* ``mechanism_sets`` (:class:`~oncoresist.uncertainty.conformal.MechanismSetPredictor`) →
+  ``mechanism_set``;
+* ``time_intervals`` (:class:`~oncoresist.uncertainty.intervals.TimeIntervalCalibrator`) →
+  ``months_lo``, ``months_hi``;
+* ``ood`` (:class:`~oncoresist.uncertainty.ood.OutOfDistributionDetector`) → ``ood_score``,
+  ``ood_flag``, ``ood_reasons``.
 
 :func:`evaluate_uncertainty` measures them on labelled rows (the test split at training time, or
 a larger simulated cohort), against the simulator's true event times when they are known.
@@ -181,7 +182,6 @@ def out_of_fold_proba(
     get probabilities too (they are simply not used).
     """
 
-
     labels = pd.Series(np.asarray(labels, dtype=object))
     known = labels.notna().to_numpy()
     fold = _patient_folds(patients, folds, seed)
@@ -215,7 +215,6 @@ def out_of_fold_pit(
     seed: int = 0,
 ) -> np.ndarray:
     """PIT value ``F_i(t_i)`` of each training row from a model copy fitted without its fold."""
-
 
     _, time = unpack_survival_target(y_train)
     fold = _patient_folds(patients, folds, seed)
@@ -354,8 +353,8 @@ def uncertainty_stage(
     positions (``train``, ``calibration``, ``test``); ``x_train`` the training features when
     already built. Truth-based coverage is measured when ``data.ground_truth`` is present
     (simulated cohorts); the OOD score's AUROC on shifted copies of the test rows
-    (``ood_auroc_<shift>``, ``ood_auroc_min``: :func:`~oncoresist.uncertainty.shifts.ood_shift_auroc`)
-    on every cohort.
+    (``ood_auroc_<shift>``, ``ood_auroc_min``:
+    :func:`~oncoresist.uncertainty.shifts.ood_shift_auroc`) on every cohort.
     """
 
     def part(name: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
