@@ -339,3 +339,24 @@ def test_read_cohort_dispatches(tmp_path):
         read_cohort(sheet)
     problem_at(info.value, "sheet.csv", 3, "mutations")
     assert canonical.treatments["treatment_id"].tolist() == ["T001", "T002", "T003"]
+
+
+@pytest.mark.parametrize("name", ["problems.csv", "problems.xlsx", "problems.errors"])
+def test_problems_files_neutralise_formulas_in_every_format(tmp_path, name):
+    from oncoresist.exceptions import Problem
+    from oncoresist.io.scores import write_problems
+
+    hostile = ['=HYPERLINK("http://x")', "@SUM(A1)", "+1", "-2", "\t=1", "EGFR p.L858R"]
+    problems = [
+        Problem("in.csv", i + 2, "mutations", v, "unreadable", "fix it")
+        for i, v in enumerate(hostile)
+    ]
+    path = write_problems(problems, tmp_path / name)
+    if path.suffix == ".xlsx":
+        back = pd.read_excel(path, dtype=str)
+    else:
+        back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert list(back.columns) == ["source", "row", "column", "value", "reason", "fix"]
+    assert list(back["value"]) == ["'" + v for v in hostile[:-1]] + ["EGFR p.L858R"]
+    assert list(back["row"]) == [str(i + 2) for i in range(len(hostile))]
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind

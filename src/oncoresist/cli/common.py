@@ -42,7 +42,7 @@ def domain_errors(problems_file: Path | None = None) -> Iterator[None]:
         yield
     except InputDataError as error:
         if problems_file is not None and error.problems:
-            from oncoresist.pipelines.validate import write_problems
+            from oncoresist.io.scores import write_problems
 
             write_problems(error.problems, problems_file)
             err.print(f"All {len(error.problems)} problem(s) written to {problems_file}")

@@ -15,7 +15,7 @@ import shutil
 import signal
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from oncoresist.exceptions import OutputExistsError
+from oncoresist.exceptions import OutputExistsError, Problem
+from oncoresist.io.files import atomic_write
+from oncoresist.io.tables import TABLE_EXTENSIONS, write_table
 
 #: Spreadsheets run a cell starting with one of these as a formula (CSV/XLSX injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -251,3 +253,26 @@ def write_success_marker(out: Path, marker: dict[str, Any]) -> Path:
     tmp.write_text(json.dumps(marker, indent=2) + "\n")
     os.replace(tmp, out / SUCCESS)
     return out / SUCCESS
+
+
+def problems_frame(problems: list[Problem]) -> pd.DataFrame:
+    """Problems as rows (``row`` is the input file's row number)."""
+    columns = ["source", "row", "column", "value", "reason", "fix"]
+    return pd.DataFrame([p.as_dict() for p in problems], columns=columns)
+
+
+def write_problems(problems: Sequence[Problem], path: str | os.PathLike[str]) -> Path:
+    """Write every problem as one row (source, row, column, value, reason, fix), atomically.
+
+    The one writer of errors and problems files (``score``'s ``<out>.errors.csv``,
+    ``validate --problems``): the rejected text in ``value`` is neutralised like score cells,
+    so a spreadsheet never runs it as a formula. CSV unless the extension names another table
+    format.
+    """
+    path = Path(path)
+    frame = for_people(problems_frame(list(problems)))
+    if path.suffix.lower() in TABLE_EXTENSIONS:
+        return write_table(frame, path)
+    with atomic_write(path) as handle:
+        frame.to_csv(handle, index=False, lineterminator="\n")
+    return path

@@ -18,8 +18,8 @@ import pandas as pd
 from oncoresist.exceptions import Problem
 from oncoresist.io.files import make_folder, refuse_existing
 from oncoresist.io.inputs import iter_input
-from oncoresist.io.scores import ChunkWriter, atomic_path, for_people, terminate_as_interrupt
-from oncoresist.scoring.engine import ScoreResult, problems_frame, score_cohort
+from oncoresist.io.scores import ChunkWriter, atomic_path, terminate_as_interrupt, write_problems
+from oncoresist.scoring.engine import ScoreResult, score_cohort
 from oncoresist.tracking.bundles import DEFAULT_MODEL
 from oncoresist.tracking.resolve import resolve_bundle
 
@@ -125,9 +125,7 @@ def score_file(
         errors_written = None
         if rejected:
             # renamed just before the scores, so a finished scores file always has its errors
-            with atomic_path(errors_path) as errors_tmp:
-                for_people(problems_frame(rejected)).to_csv(errors_tmp, index=False)
-            errors_written = errors_path
+            errors_written = write_problems(rejected, errors_path)
     n_rejected = len({(p.source, p.row) for p in rejected})
     if n_scored + n_rejected != n_read:
         raise RuntimeError(

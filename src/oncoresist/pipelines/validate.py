@@ -5,7 +5,6 @@ The CLI renders what these return; notebooks and tests call them directly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,22 +13,8 @@ import pandas as pd
 
 from oncoresist.contract import Cohort
 from oncoresist.contract.summary import cohort_summary, table_summary
-from oncoresist.exceptions import Problem
 from oncoresist.io.inputs import detect_input_form, read_cohort
-from oncoresist.io.tables import write_table
 from oncoresist.knowledge.annotate import annotate_treatments
-
-
-def write_problems(problems: Sequence[Problem], path: str | Path) -> Path:
-    """Write every problem as one CSV row (atomically)."""
-
-    frame = pd.DataFrame(
-        [p.as_dict() for p in problems],
-        columns=["source", "row", "column", "value", "reason", "fix"],
-    )
-    path = Path(path)
-    write_table(frame, path)
-    return path
 
 
 @dataclass

@@ -43,6 +43,7 @@ from oncoresist.io.scores import (
     STAGING,
     part_name,
     prepare_output,
+    problems_frame,
     stable_types,
     write_part_atomic,
     write_success_marker,
@@ -58,7 +59,6 @@ from oncoresist.scale.partitions import (
 )
 from oncoresist.scoring.engine import (
     check_nothing_lost,
-    problems_frame,
     score_profiles,
 )
 from oncoresist.tracking.bundles import DEFAULT_MODEL

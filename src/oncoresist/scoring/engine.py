@@ -22,6 +22,7 @@ from oncoresist.explain.drivers import SURVIVAL_MODEL
 from oncoresist.features.profiles import cohort_to_profiles
 from oncoresist.io.inputs import with_planned_drug
 from oncoresist.io.profiles import profiles_to_cohort
+from oncoresist.io.scores import problems_frame
 from oncoresist.knowledge.annotate import annotate_treatments
 from oncoresist.knowledge.resistance import known_resistance_for_profile, load_resistance_catalogue
 
@@ -69,12 +70,6 @@ class ScoreResult:
     def errors_frame(self) -> pd.DataFrame:
         """Rejected rows as a table: row number, column, value, reason, fix."""
         return problems_frame(self.rejected)
-
-
-def problems_frame(problems: list[Problem]) -> pd.DataFrame:
-    """Problems as rows (``row`` is the input file's row number)."""
-    columns = ["source", "row", "column", "value", "reason", "fix"]
-    return pd.DataFrame([p.as_dict() for p in problems], columns=columns)
 
 
 def score_profiles(
