@@ -29,15 +29,17 @@ from pydantic import Field, model_validator
 from oncoresist.exceptions import InputDataError, Problem, UnknownDrugError
 from oncoresist.knowledge import drugs as _drugs
 from oncoresist.knowledge import resistance as _resistance
-from oncoresist.knowledge.drugs import (
-    Regimen,
+from oncoresist.knowledge.catalogue import (
     Strict,
     config_problem,
     is_missing,
     knowledge_folder,
-    load_drug_catalogue,
     match_key,
     read_model,
+)
+from oncoresist.knowledge.drugs import (
+    Regimen,
+    load_drug_catalogue,
 )
 
 __all__ = [

@@ -29,14 +29,16 @@ import pandas as pd
 from pydantic import Field
 
 from oncoresist.contract import MECHANISMS
-from oncoresist.knowledge.drugs import (
-    Regimen,
+from oncoresist.knowledge.catalogue import (
     Strict,
     config_problem,
     is_missing,
     knowledge_folder,
-    load_drug_catalogue,
     read_model,
+)
+from oncoresist.knowledge.drugs import (
+    Regimen,
+    load_drug_catalogue,
 )
 
 RESISTANCE_FILE = "resistance.yaml"

@@ -62,7 +62,3 @@ def make_demo(
     profiles_path = write_table(sheet, out / "profiles.csv")
     return {"canonical": canonical, "profiles": profiles_path}
 
-
-if __name__ == "__main__":  # pragma: no cover - regenerate the committed demo
-    for name, path in make_demo().items():
-        print(f"{name}: {path}")
