@@ -61,4 +61,3 @@ def make_demo(
     sheet.loc[rows, expression] = np.nan
     profiles_path = write_table(sheet, out / "profiles.csv")
     return {"canonical": canonical, "profiles": profiles_path}
-
