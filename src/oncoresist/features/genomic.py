@@ -342,7 +342,7 @@ def tested_matrix(profiles: pd.DataFrame, column_genes: Sequence[tuple[str, ...]
     return table[codes] & profiled[:, None]
 
 
-#: Feature families read from alteration text, in column order, and the column each needs.
+#: Feature families read from alteration cells, in column order, and the column each needs.
 GENOMIC_FAMILIES: dict[str, str] = {
     "mut": "mutations",
     "alt": "mutations",

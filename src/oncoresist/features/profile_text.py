@@ -97,15 +97,26 @@ def alterations_text(column: str, cell: object) -> object:
     return SEPARATOR.join(alteration_token(column, item) for item in cell)
 
 
-def profiles_as_text(profiles: pd.DataFrame) -> pd.DataFrame:
-    """A copy of a profile frame with its alteration cells written as text (sheets, reports).
+def _is_structured(cell: object) -> bool:
+    return isinstance(cell, tuple | list)
 
-    The one place structured cells become text: each distinct cell is written once.
+
+def profiles_as_text(profiles: pd.DataFrame) -> pd.DataFrame:
+    """A profile frame with its alteration cells written as text (sheets, people, readers).
+
+    The one place structured cells become text: each distinct cell is written once, text
+    and missing cells are kept. Returns a copy, or ``profiles`` itself when no cell is
+    structured (nothing to write).
     """
+    columns = [
+        c
+        for c in ALTERATION_CELL_COLUMNS
+        if c in profiles.columns and any(map(_is_structured, profiles[c].to_numpy(dtype=object)))
+    ]
+    if not columns:
+        return profiles
     out = profiles.copy()
-    for column in ALTERATION_CELL_COLUMNS:
-        if column not in out.columns:
-            continue
+    for column in columns:
         cells = out[column].to_numpy(dtype=object)
         written: dict[object, object] = {}
         text = np.empty(len(cells), dtype=object)
