@@ -227,3 +227,12 @@ def test_structured_cells_are_checked_like_text():
     assert alterations_text("fusions", (("EML4", "ALK", "v3"), ("NKX2-1", "ALK", None))) == (
         "EML4-ALK v3; NKX2-1::ALK"
     )
+
+
+def test_a_structured_variant_holding_a_separator_is_kept_whole():
+    # Written as text, "EML4-ALK E13;A20" splits into two items and cannot be read back:
+    # the structured cell carries the variant as the table gives it.
+    frame = pd.DataFrame({"patient_id": ["P1"], "fusions": [(("EML4", "ALK", "E13;A20"),)]})
+    assert parse_events(frame).fusions["variant"].tolist() == ["E13;A20"]
+    with pytest.raises(InputDataError, match="cannot be read"):
+        parse_events(profiles_as_text(frame))
