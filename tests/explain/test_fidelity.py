@@ -15,6 +15,7 @@ from oncoresist.explain.fidelity import (
     fidelity_report,
     simulation_truth,
 )
+from oncoresist.features.profile_text import profiles_as_text
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,8 @@ def test_carriers_are_read_from_the_written_tables(explain_trained, held_out):
     tp53 = next(c for c in PLANTED_CAUSES if c.name == "tp53_time")
     found = set(carriers(truth, params, tp53))
     # independent reading: baseline TP53 mutation in a setting whose truth has a TP53 hazard
-    has_tp53 = profiles["mutations"].fillna("").str.contains(r"(?:^|; )TP53(?: |;|$)", regex=True)
+    text = profiles_as_text(profiles)["mutations"].fillna("")
+    has_tp53 = text.str.contains(r"(?:^|; )TP53(?: |;|$)", regex=True)
     hazard = [
         s
         for s, st in params.settings.items()

@@ -1,4 +1,4 @@
-"""The profile frame: one row per treatment, baseline samples only, deterministic text."""
+"""The profile frame: one row per treatment, baseline samples only, deterministic cells."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from oncoresist.contract import Cohort, validate_cohort
 from oncoresist.exceptions import InputDataError, UnknownDrugError
 from oncoresist.features.builder import FeatureBuilder
-from oncoresist.features.profile_text import fusion_token
+from oncoresist.features.profile_text import alterations_text, fusion_token
 from oncoresist.features.profiles import (
     PROFILE_COLUMNS,
     annotate_profiles,
@@ -127,15 +127,19 @@ def test_one_row_per_treatment_in_treatment_order(profiles):
 def test_alterations_are_the_sorted_union_of_baseline_samples(profiles):
     t1 = row(profiles, "T1")
     # TP53 p.R273H seen in both baseline samples appears once; L858R is normalised.
-    assert t1["mutations"] == "EGFR p.L858R; TP53 p.R273H"
+    assert t1["mutations"] == (("EGFR", "p.L858R"), ("TP53", "p.R273H"))
+    assert alterations_text("mutations", t1["mutations"]) == "EGFR p.L858R; TP53 p.R273H"
     # MET gain in one sample and amplification in the other: the most extreme call wins.
-    assert t1["copy_number"] == "CDKN2A del; MET amp"
-    assert t1["fusions"] == "NKX2-1::ALK"
+    assert t1["copy_number"] == (("CDKN2A", -2), ("MET", 2))
+    assert alterations_text("copy_number", t1["copy_number"]) == "CDKN2A del; MET amp"
+    assert t1["fusions"] == (("NKX2-1", "ALK", None),)
+    assert alterations_text("fusions", t1["fusions"]) == "NKX2-1::ALK"
     assert t1["n_baseline_samples"] == 2
 
 
 def test_copy_neutral_calls_are_not_written(profiles):
-    assert row(profiles, "T3")["copy_number"] == ""
+    assert row(profiles, "T3")["copy_number"] == ()
+    assert alterations_text("copy_number", row(profiles, "T3")["copy_number"]) == ""
 
 
 def test_expression_is_the_mean_over_baseline_samples_with_a_value(profiles):
@@ -160,8 +164,8 @@ def test_panel_genes_list_the_tested_genes_or_blank_for_everything(profiles):
 
 
 def test_a_sample_linked_to_a_treatment_feeds_only_that_treatment(profiles):
-    assert row(profiles, "T3b")["mutations"] == "ESR1 p.D538G"
-    assert row(profiles, "T3")["mutations"] == ""
+    assert row(profiles, "T3b")["mutations"] == (("ESR1", "p.D538G"),)
+    assert row(profiles, "T3")["mutations"] == ()
     assert row(profiles, "T3")["n_baseline_samples"] == 1
     assert row(profiles, "T3b")["n_baseline_samples"] == 2
 
@@ -197,9 +201,10 @@ def test_progression_samples_never_leak_into_profiles():
     pd.testing.assert_frame_equal(before, after)
     # The P1 progression sample (C797S, ERBB2 amp, CCDC6-RET, MET 12) is absent too.
     t1 = row(after, "T1")
-    assert "C797S" not in t1["mutations"]
-    assert "ERBB2" not in t1["copy_number"]
-    assert "RET" not in t1["fusions"]
+    assert "C797S" not in alterations_text("mutations", t1["mutations"])
+    assert "ERBB2" not in alterations_text("copy_number", t1["copy_number"])
+    assert "RET" not in alterations_text("fusions", t1["fusions"])
+    assert "ERBB2" not in {gene for gene, _ in t1["copy_number"]}
 
 
 def test_a_treatment_without_baseline_samples_is_marked_unprofiled():
@@ -214,7 +219,7 @@ def test_a_treatment_without_baseline_samples_is_marked_unprofiled():
     )
     t2 = row(profiles, "T2")
     assert t2["n_baseline_samples"] == 0
-    assert t2["mutations"] == ""
+    assert t2["mutations"] == ()
     assert np.isnan(t2["expr_MET"])
 
 
@@ -228,7 +233,8 @@ def test_fusion_variant_written_with_the_fusion_name_is_not_repeated():
         {"sample_id": ["S2"], "gene_5p": ["EML4"], "gene_3p": ["ALK"], "variant": ["EML4-ALK v3"]}
     )
     profiles = cohort_to_profiles(tiny_cohort(fusions=fusions))
-    assert row(profiles, "T2")["fusions"] == "EML4-ALK v3"
+    assert row(profiles, "T2")["fusions"] == (("EML4", "ALK", "v3"),)
+    assert alterations_text("fusions", row(profiles, "T2")["fusions"]) == "EML4-ALK v3"
 
 
 def test_treatments_without_annotations_are_annotated_from_the_drug_catalogue():
@@ -289,7 +295,7 @@ def test_a_cohort_with_an_unknown_drug_raises_or_collects():
     assert list(profiles["treatment_id"]) == ["T3", "T1", "T2", "T3b"]
     assert [(p.row, p.column) for p in problems] == [(4, "drug")]
     assert pd.isna(row(profiles, "T2")["setting"])
-    assert row(profiles, "T2")["mutations"] == "EGFR p.L858R"
+    assert row(profiles, "T2")["mutations"] == (("EGFR", "p.L858R"),)
 
 
 def test_outcomes_align_with_profile_rows(profiles):

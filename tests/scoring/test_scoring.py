@@ -246,6 +246,28 @@ def test_probabilities_are_the_bundle_predictions(bundle, sheet, demo_result):
     np.testing.assert_allclose(demo_result.scores[PROBABILITIES], direct[PROBABILITIES], atol=1e-12)
 
 
+def test_a_frame_with_structured_cells_scores_as_its_sheet(bundle, sheet, demo_result):
+    from oncoresist.features.profile_text import profiles_as_text
+    from oncoresist.features.profiles import cohort_to_profiles
+    from oncoresist.io.profiles import profiles_to_cohort
+    from oncoresist.knowledge.annotate import annotate_treatments
+
+    cohort = profiles_to_cohort(sheet, "s.csv").cohort
+    cohort = cohort.with_tables(treatments=annotate_treatments(cohort.treatments, cohort.patients))
+    structured = cohort_to_profiles(cohort)
+    assert all(isinstance(cell, tuple) for cell in structured["mutations"])
+    result = score_profiles(bundle, structured, scored_at="2026-12-08T00:00:00+00:00")
+    assert result.rejected == []
+    as_sheet = score_profiles(
+        bundle, profiles_as_text(structured), scored_at="2026-12-08T00:00:00+00:00"
+    )
+    pd.testing.assert_frame_equal(result.scores, as_sheet.scores)
+    assert list(result.scores["treatment_id"]) == list(demo_result.scores["treatment_id"])
+    np.testing.assert_allclose(
+        result.scores[PROBABILITIES], demo_result.scores[PROBABILITIES], atol=1e-12
+    )
+
+
 cell_text = st.text(
     alphabet=st.sampled_from(list("EGFRKMTp.L858Rdelins_;,: -+0123456789xyzé\t")), max_size=30
 )

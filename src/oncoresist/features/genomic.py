@@ -1,9 +1,14 @@
-"""Genomic features from a profile frame: parse alteration text, respect gene panels.
+"""Genomic features from a profile frame: read alteration cells, respect gene panels.
 
-The profile frame writes alterations as ``;``-separated text (``"EGFR p.L858R; TP53
-p.R273H"``, ``"MET amp"``, ``"EML4-ALK v3"``). Here they become long tables of events (one row
-per alteration, with the profile row's position), parsed once per *distinct* item so that
-100,000 rows cost a few vectorised pandas operations, not 100,000 Python parses.
+The frames the package builds hold alterations as structured cells, already normalised
+(``(("EGFR", "p.L858R"), ("TP53", "p.R273H"))``, ``(("MET", 2),)``,
+``(("EML4", "ALK", "v3"),)``; see :mod:`oncoresist.features.profiles`): they go straight into
+long tables of events (one row per alteration, with the profile row's position), with no
+text written and parsed back (that round trip cost time and could lose or change an
+alteration on the way). Frames written by hand may hold the sheet's ``;``-separated text
+(``"EGFR p.L858R; TP53 p.R273H"``, ``"MET amp"``, ``"EML4-ALK v3"``), parsed here into the
+same events; a column may mix both forms. Values are normalised once per *distinct* value,
+so 100,000 rows cost a few vectorised pandas operations, not 100,000 Python parses.
 
 Whether a gene was tested comes from ``panel_genes`` (``""`` = every gene) and
 ``n_baseline_samples`` (0 = nothing profiled): a gene not tested is *missing* (NaN), never
@@ -27,7 +32,7 @@ from oncoresist.contract.alterations import (
 )
 from oncoresist.exceptions import InputDataError, Problem
 from oncoresist.features.names import FeatureSpec, feature_name
-from oncoresist.features.profile_text import fusion_token
+from oncoresist.features.profile_text import alteration_token, fusion_token
 
 __all__ = [
     "GENOMIC_FAMILIES",
@@ -81,13 +86,23 @@ def _objects(values: Sequence[object], keep: np.ndarray | None = None) -> pd.Ser
     return pd.Series(array if keep is None else array[keep], dtype=object)
 
 
-def _items(profiles: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
-    """Return (row position, item) for every non-empty ``;``-separated item of a column."""
+def _items(profiles: pd.DataFrame, column: str) -> tuple[np.ndarray, list[object]]:
+    """Return (row position, item) for every alteration of a column, in row order.
+
+    A structured cell (tuple or list) gives its items as tuples; a text cell gives its
+    non-empty ``;``-separated items as strings (so a column may mix both).
+    """
     rows: list[int] = []
-    items: list[str] = []
+    items: list[object] = []
     if column not in profiles.columns:
         return np.array([], dtype=np.int64), items
-    for i, text in enumerate(profiles[column].to_numpy(dtype=object)):
+    for i, cell in enumerate(profiles[column].to_numpy(dtype=object)):
+        if isinstance(cell, tuple | list):
+            for item in cell:
+                rows.append(i)
+                items.append(tuple(item) if isinstance(item, list) else item)
+            continue
+        text = cell
         if not isinstance(text, str):
             if text is None or pd.isna(text):
                 continue  # blank cell: nothing detected
@@ -100,6 +115,54 @@ def _items(profiles: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
                 rows.append(i)
                 items.append(item)
     return np.asarray(rows, dtype=np.int64), items
+
+
+def _pairs(items: list[object]) -> tuple[list[object], list[object], list[str | None]]:
+    """Split items into (gene, rest): text as ``"GENE rest"``, a 2-tuple as it is.
+
+    Returns the genes, the rests and, per item, why its shape is wrong (None when right).
+    """
+    if all(isinstance(item, str) for item in items):
+        genes, rests = _heads(items)  # type: ignore[arg-type]
+        return list(genes), list(rests), [None] * len(items)
+    genes: list[object] = [None] * len(items)
+    rests: list[object] = [None] * len(items)
+    shape: list[str | None] = [None] * len(items)
+    text_at: list[int] = []
+    for k, item in enumerate(items):
+        if isinstance(item, str):
+            text_at.append(k)
+        elif isinstance(item, tuple) and len(item) == 2:
+            genes[k], rests[k] = item
+        else:
+            shape[k] = f"expected a tuple of 2 fields, not {item!r}"
+    heads, tails = _heads([items[k] for k in text_at])  # type: ignore[misc]
+    for k, head, tail in zip(text_at, heads, tails, strict=True):
+        genes[k], rests[k] = head, tail
+    return genes, rests, shape
+
+
+def _cn_state(value: object) -> int | None:
+    """A structured copy-number state (an integer in -2..2), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return None
+    return int(value) if value in (-2, -1, 0, 1, 2) else None
+
+
+def _unknown_call(call: object) -> str:
+    if isinstance(call, str):
+        return f"unknown copy-number call '{call}'; use amp, gain, loss or del"
+    return f"unknown copy-number state {call!r}; use -2, -1, 1 or 2"
+
+
+def _shown(column: str, item: object) -> str:
+    """An item as a problem shows it: as written, or a tuple as the sheet would spell it."""
+    if isinstance(item, str):
+        return item
+    try:
+        return alteration_token(column, item)  # type: ignore[arg-type]
+    except (TypeError, ValueError, KeyError):
+        return repr(item)
 
 
 def _heads(items: list[str]) -> tuple[list[str], list[str]]:
@@ -121,16 +184,21 @@ def _normalise_all(values: list[str], normalise) -> tuple[list, dict[str, str]]:
 
 
 def _problems(
-    rows: np.ndarray, items: list[str], reasons: list[str | None], column: str
+    rows: np.ndarray, items: list[object], reasons: list[str | None], column: str
 ) -> list[Problem]:
     return [
-        Problem(_SOURCE, int(row) + 2, column, item, reason, _FIXES[column])
+        Problem(_SOURCE, int(row) + 2, column, _shown(column, item), reason, _FIXES[column])
         for row, item, reason in zip(rows, items, reasons, strict=True)
         if reason is not None
     ]
 
 
-def _parse_fusion(item: str) -> tuple[str, str, str | None]:
+def _parse_fusion(item: object) -> tuple[str, str, str | None]:
+    if not isinstance(item, str):  # a structured (gene_5p, gene_3p, variant)
+        if not isinstance(item, tuple) or len(item) not in (2, 3):
+            raise ValueError(f"expected a tuple (gene_5p, gene_3p, variant), not {item!r}")
+        variant = item[2] if len(item) == 3 else None
+        return normalise_gene(item[0]), normalise_gene(item[1]), normalise_fusion_variant(variant)
     pair, _, variant = item.partition(" ")
     genes = pair.split("::") if "::" in pair else pair.split("-")
     if len(genes) != 2:
@@ -139,11 +207,15 @@ def _parse_fusion(item: str) -> tuple[str, str, str | None]:
 
 
 def parse_events(profiles: pd.DataFrame) -> GenomicEvents:
-    """Parse the ``mutations``, ``copy_number`` and ``fusions`` text of a profile frame.
+    """Read the ``mutations``, ``copy_number`` and ``fusions`` cells of a profile frame.
 
-    Blank cells mean "none detected". Items are normalised like the readers do (protein
-    changes to ``p.L858R``, genes upper-cased, fusion variants to ``v3``); each distinct
-    spelling is normalised once.
+    Structured cells (tuples, as :func:`~oncoresist.features.profiles.cohort_to_profiles`
+    builds them) are read as they are; text cells (``"EGFR p.L858R; TP53 p.R273H"``, a frame
+    written by hand) are split and parsed; a column may mix both, and a cell gives the same
+    events in either form. Blank cells and ``()`` mean "none detected". Values are
+    normalised like the readers do (protein changes to ``p.L858R``, genes upper-cased,
+    fusion variants to ``v3``; a no-op on the cells ``cohort_to_profiles`` builds), each
+    distinct value once.
 
     Raises
     ------
@@ -153,11 +225,12 @@ def parse_events(profiles: pd.DataFrame) -> GenomicEvents:
     problems: list[Problem] = []
 
     rows, items = _items(profiles, "mutations")
-    gene_text, change_text = _heads(items)
-    genes, gene_bad = _normalise_all(gene_text, normalise_gene)
-    changes, change_bad = _normalise_all(change_text, normalise_protein_change)
+    gene_raw, change_raw, shape = _pairs(items)
+    genes, gene_bad = _normalise_all(gene_raw, normalise_gene)
+    changes, change_bad = _normalise_all(change_raw, normalise_protein_change)
     reasons = [
-        gene_bad.get(g, change_bad.get(c)) for g, c in zip(gene_text, change_text, strict=True)
+        bad or gene_bad.get(g, change_bad.get(c))
+        for g, c, bad in zip(gene_raw, change_raw, shape, strict=True)
     ]
     problems += _problems(rows, items, reasons, "mutations")
     keep = np.array([r is None for r in reasons], dtype=bool)
@@ -170,15 +243,15 @@ def parse_events(profiles: pd.DataFrame) -> GenomicEvents:
     ).drop_duplicates(["row", "gene", "change"])
 
     rows, items = _items(profiles, "copy_number")
-    gene_text, words = _heads(items)
-    genes, gene_bad = _normalise_all(gene_text, normalise_gene)
-    states = [CN_WORDS.get(" ".join(w.lower().split())) for w in words]
+    gene_raw, calls, shape = _pairs(items)
+    genes, gene_bad = _normalise_all(gene_raw, normalise_gene)
+    states = [
+        CN_WORDS.get(" ".join(w.lower().split())) if isinstance(w, str) else _cn_state(w)
+        for w in calls
+    ]
     reasons = [
-        gene_bad.get(g)
-        or (
-            None if s is not None else f"unknown copy-number call '{w}'; use amp, gain, loss or del"
-        )
-        for g, w, s in zip(gene_text, words, states, strict=True)
+        bad or gene_bad.get(g) or (None if s is not None else _unknown_call(w))
+        for g, w, s, bad in zip(gene_raw, calls, states, shape, strict=True)
     ]
     problems += _problems(rows, items, reasons, "copy_number")
     keep = np.array([r is None for r in reasons], dtype=bool)
@@ -269,7 +342,7 @@ def tested_matrix(profiles: pd.DataFrame, column_genes: Sequence[tuple[str, ...]
     return table[codes] & profiled[:, None]
 
 
-#: Feature families read from alteration text, in column order, and the column each needs.
+#: Feature families read from alteration cells, in column order, and the column each needs.
 GENOMIC_FAMILIES: dict[str, str] = {
     "mut": "mutations",
     "alt": "mutations",

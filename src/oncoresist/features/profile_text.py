@@ -1,11 +1,20 @@
-"""Spelling canonical tables as profile-frame text, one vectorised pass per table.
+"""Profile-frame cells from canonical tables, one vectorised pass per table; their text.
 
 Helpers of :func:`oncoresist.features.profiles.cohort_to_profiles`. Each takes the cohort, the
 (treatment, baseline sample) pairs and the treatments' order, and returns one value per
-treatment: ``"EGFR p.L858R; TP53 p.R273H"``, ``"MET amp"``, ``"EML4-ALK v3"``, the panel's
-genes, or the mean expression. Sorting and de-duplication are vectorised; Python touches each
-distinct spelling once and each treatment once (a pandas groupby with a Python aggregation
-costs ~50x more on 100,000 treatments).
+treatment. Alterations are *structured cells*, already normalised from the validated tables:
+``(("EGFR", "p.L858R"), ("TP53", "p.R273H"))``, ``(("MET", 2),)``,
+``(("EML4", "ALK", "v3"),)`` (``()`` when nothing was detected); the features read them as
+they are (:func:`oncoresist.features.genomic.parse_events`), with no text written and parsed
+back in between. The panel's genes stay text (one string per distinct panel) and expression
+is the mean over baseline samples. Sorting and de-duplication are vectorised; Python touches
+each distinct alteration once and each treatment once (a pandas groupby with a Python
+aggregation costs ~50x more on 100,000 treatments).
+
+Text is written only for people (the clinicians' sheet, reports): :func:`alteration_token`,
+:func:`alterations_text` and :func:`profiles_as_text` spell a cell as the sheet does
+(``"EGFR p.L858R; TP53 p.R273H"``, ``"MET amp"``, ``"EML4-ALK v3"``). Cells hold their items
+in the order their text sorts, so the written text is exactly the sheet's.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,18 +31,23 @@ from oncoresist.contract import Cohort
 from oncoresist.contract.alterations import normalise_fusion_variant, normalise_protein_change
 
 __all__ = [
+    "ALTERATION_CELL_COLUMNS",
     "CN_STATE_WORDS",
     "EXPRESSION_PREFIX",
     "SEPARATOR",
-    "cna_text",
-    "fusion_text",
+    "alteration_token",
+    "alterations_text",
+    "cells_by_position",
+    "cna_cells",
+    "fusion_cells",
     "fusion_token",
     "gc_paused",
     "join_by_position",
     "mean_expression",
-    "mutation_text",
+    "mutation_cells",
     "panel_text",
     "positions",
+    "profiles_as_text",
 ]
 
 EXPRESSION_PREFIX = "expr_"
@@ -41,6 +55,8 @@ EXPRESSION_PREFIX = "expr_"
 CN_STATE_WORDS: dict[int, str] = {2: "amp", 1: "gain", -1: "loss", -2: "del"}
 #: Between two alterations of one list.
 SEPARATOR = "; "
+#: The profile-frame columns whose cells hold alterations (structured or text).
+ALTERATION_CELL_COLUMNS: tuple[str, ...] = ("mutations", "copy_number", "fusions")
 
 
 def fusion_token(gene_5p: str, gene_3p: str, variant: str | None = None) -> str:
@@ -52,6 +68,67 @@ def fusion_token(gene_5p: str, gene_3p: str, variant: str | None = None) -> str:
     joiner = "::" if "-" in gene_5p or "-" in gene_3p else "-"
     name = f"{gene_5p}{joiner}{gene_3p}"
     return name if not variant else f"{name} {variant}"
+
+
+def alteration_token(column: str, item: Sequence[object]) -> str:
+    """Write one structured alteration of ``column`` as the profile sheet spells it.
+
+    ``("EGFR", "p.L858R")`` → ``EGFR p.L858R`` (``("EGFR", None)`` → ``EGFR``);
+    ``("MET", 2)`` → ``MET amp``; ``("EML4", "ALK", "v3")`` → ``EML4-ALK v3``.
+    """
+    if column == "copy_number":
+        gene, state = item
+        return f"{gene} {CN_STATE_WORDS[int(state)]}"  # type: ignore[call-overload]
+    if column == "fusions":
+        gene_5p, gene_3p, *variant = item
+        return fusion_token(str(gene_5p), str(gene_3p), *(str(v) for v in variant if v))
+    gene, change = item
+    return str(gene) if change is None else f"{gene} {change}"
+
+
+def alterations_text(column: str, cell: object) -> object:
+    """The text of one alteration cell, for people: items joined by ``"; "`` in cell order.
+
+    A structured cell (tuple) becomes ``"EGFR p.L858R; TP53 p.R273H"`` (``""`` when empty);
+    text and missing cells are returned as they are.
+    """
+    if not isinstance(cell, tuple | list):
+        return cell
+    return SEPARATOR.join(alteration_token(column, item) for item in cell)
+
+
+def _is_structured(cell: object) -> bool:
+    return isinstance(cell, tuple | list)
+
+
+def profiles_as_text(profiles: pd.DataFrame) -> pd.DataFrame:
+    """A profile frame with its alteration cells written as text (sheets, people, readers).
+
+    The one place structured cells become text: each distinct cell is written once, text
+    and missing cells are kept. Returns a copy, or ``profiles`` itself when no cell is
+    structured (nothing to write).
+    """
+    columns = [
+        c
+        for c in ALTERATION_CELL_COLUMNS
+        if c in profiles.columns and any(map(_is_structured, profiles[c].to_numpy(dtype=object)))
+    ]
+    if not columns:
+        return profiles
+    out = profiles.copy()
+    for column in columns:
+        cells = out[column].to_numpy(dtype=object)
+        written: dict[object, object] = {}
+        text = np.empty(len(cells), dtype=object)
+        for i, cell in enumerate(cells.tolist()):
+            try:
+                if cell not in written:
+                    written[cell] = alterations_text(column, cell)
+                text[i] = written[cell]
+            except TypeError:  # unhashable (a list written by hand): write it each time
+                text[i] = alterations_text(column, cell)
+        out[column] = pd.Series(text, index=out.index, dtype=object)
+    return out
 
 
 @contextlib.contextmanager
@@ -125,38 +202,75 @@ def positions(order: pd.Index, treatment_ids: pd.Series) -> np.ndarray:
     return order.get_indexer(treatment_ids.to_numpy(dtype=object))
 
 
-def mutation_text(cohort: Cohort, pairs: pd.DataFrame, order: pd.Index) -> np.ndarray:
-    """``"EGFR p.L858R; TP53 p.R273H"`` per treatment (a gene alone when no protein change)."""
+def cells_by_position(
+    position: np.ndarray, tokens: Sequence[str], items: Sequence[tuple], n: int
+) -> list[tuple]:
+    """Gather the items of each row position into one tuple per row; ``()`` when none.
+
+    ``tokens[i]`` spells ``items[i]`` (one spelling per distinct item): items are ordered as
+    their text sorts and de-duplicated, so :func:`alterations_text` of a cell is the text
+    :func:`join_by_position` would write. Vectorised sort and de-duplication (as in
+    :func:`join_by_position`), then one ``tuple`` per row.
+    """
+    out: list[tuple] = [()] * n
+    if len(position) == 0:
+        return out
+    codes, uniques = pd.factorize(np.asarray(tokens, dtype=object), sort=True)
+    item_of = np.empty(len(uniques), dtype=object)
+    for code, item in zip(codes.tolist(), items, strict=True):
+        item_of[code] = item
+    order = np.lexsort((codes, position))
+    position, codes = position[order], codes[order]
+    new = np.ones(len(position), dtype=bool)
+    new[1:] = (position[1:] != position[:-1]) | (codes[1:] != codes[:-1])
+    position, codes = position[new], codes[new]
+    gathered = item_of[codes].tolist()
+    starts = np.flatnonzero(np.r_[True, position[1:] != position[:-1]])
+    ends = np.r_[starts[1:], len(position)]
+    for row, a, b in zip(position[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
+        out[row] = tuple(gathered[a:b])
+    return out
+
+
+def _upper_genes(genes: pd.Series) -> list[str]:
+    """Gene symbols upper-cased (once per distinct symbol), as the features read them."""
+    values = genes.to_numpy(dtype=object)
+    spelled = {g: str(g).strip().upper() for g in pd.unique(values)}
+    return [spelled[g] for g in values]
+
+
+def mutation_cells(cohort: Cohort, pairs: pd.DataFrame, order: pd.Index) -> list[tuple]:
+    """``(("EGFR", "p.L858R"), ("TP53", "p.R273H"))`` per treatment (change None if unknown)."""
     muts = pairs.merge(cohort.mutations[["sample_id", "gene", "protein_change"]], on="sample_id")
     changes = muts["protein_change"].to_numpy(dtype=object)
     normalised = {c: _normalise_change(c) for c in pd.unique(changes) if isinstance(c, str)}
     spelled = [normalised.get(c) if isinstance(c, str) else None for c in changes]
-    tokens = [
-        g if c is None else f"{g} {c}"
-        for g, c in zip(muts["gene"].to_numpy(dtype=object), spelled, strict=True)
-    ]
-    return join_by_position(positions(order, muts["treatment_id"]), tokens, len(order), SEPARATOR)
+    items = list(zip(_upper_genes(muts["gene"]), spelled, strict=True))
+    text = {item: alteration_token("mutations", item) for item in set(items)}
+    return cells_by_position(
+        positions(order, muts["treatment_id"]), [text[i] for i in items], items, len(order)
+    )
 
 
-def cna_text(cohort: Cohort, pairs: pd.DataFrame, order: pd.Index) -> np.ndarray:
-    """``"CDKN2A del; MET amp"`` per treatment (copy-neutral calls are not written)."""
+def cna_cells(cohort: Cohort, pairs: pd.DataFrame, order: pd.Index) -> list[tuple]:
+    """``(("CDKN2A", -2), ("MET", 2))`` per treatment (copy-neutral calls are left out)."""
     cna = pairs.merge(cohort.copy_number[["sample_id", "gene", "cn_state"]], on="sample_id")
     cna = cna[cna["cn_state"].fillna(0) != 0]
     # Several baseline samples may disagree: keep the most extreme call per gene (ties → the
     # gain), so a focal amplification seen in one biopsy is not averaged away.
     state = cna["cn_state"].astype(int)
-    cna = cna.assign(_abs=state.abs(), _state=state)
+    cna = cna.assign(_abs=state.abs(), _state=state, gene=_upper_genes(cna["gene"]))
     cna = cna.sort_values(["treatment_id", "gene", "_abs", "_state"], ascending=False)
     cna = cna.drop_duplicates(["treatment_id", "gene"])
-    tokens = [
-        f"{g} {CN_STATE_WORDS[s]}"
-        for g, s in zip(cna["gene"].to_numpy(dtype=object), cna["_state"].tolist(), strict=True)
-    ]
-    return join_by_position(positions(order, cna["treatment_id"]), tokens, len(order), SEPARATOR)
+    items = list(zip(cna["gene"].tolist(), cna["_state"].tolist(), strict=True))
+    text = {item: alteration_token("copy_number", item) for item in set(items)}
+    return cells_by_position(
+        positions(order, cna["treatment_id"]), [text[i] for i in items], items, len(order)
+    )
 
 
-def fusion_text(cohort: Cohort, pairs: pd.DataFrame, order: pd.Index) -> np.ndarray:
-    """``"EML4-ALK v3; KIF5B-RET"`` per treatment."""
+def fusion_cells(cohort: Cohort, pairs: pd.DataFrame, order: pd.Index) -> list[tuple]:
+    """``(("EML4", "ALK", "v3"), ("KIF5B", "RET", None))`` per treatment."""
     columns = ["sample_id", "gene_5p", "gene_3p"]
     if "variant" in cohort.fusions.columns:
         columns.append("variant")
@@ -164,18 +278,21 @@ def fusion_text(cohort: Cohort, pairs: pd.DataFrame, order: pd.Index) -> np.ndar
     variants = fus["variant"] if "variant" in fus.columns else pd.Series(None, index=fus.index)
     keys = list(
         zip(
-            fus["gene_5p"].to_numpy(dtype=object),
-            fus["gene_3p"].to_numpy(dtype=object),
+            _upper_genes(fus["gene_5p"]),
+            _upper_genes(fus["gene_3p"]),
             variants.to_numpy(dtype=object),
             strict=True,
         )
     )
-    spelled = {
-        (g5, g3, v): fusion_token(g5, g3, _normalise_variant(fusion_token(g5, g3), v))
+    normalised = {
+        (g5, g3, v): (g5, g3, _normalise_variant(fusion_token(g5, g3), v))
         for g5, g3, v in set(keys)
     }
-    tokens = [spelled[key] for key in keys]
-    return join_by_position(positions(order, fus["treatment_id"]), tokens, len(order), SEPARATOR)
+    items = [normalised[key] for key in keys]
+    text = {item: alteration_token("fusions", item) for item in set(items)}
+    return cells_by_position(
+        positions(order, fus["treatment_id"]), [text[i] for i in items], items, len(order)
+    )
 
 
 def panel_text(cohort: Cohort, pairs: pd.DataFrame, order: pd.Index) -> np.ndarray:

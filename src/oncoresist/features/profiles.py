@@ -4,13 +4,28 @@ A *profile frame* has the columns of the clinicians' profile sheet (DESIGN.md):
 
 ``patient_id, treatment_id, cancer_type, drug, line_number, age_years, sex, setting,
 drug_class, target, mutations, copy_number, fusions, panel_genes`` and ``expr_<GENE>``
-columns (log2(TPM+1), NaN = missing), with alterations written as text:
+columns (log2(TPM+1), NaN = missing).
 
-* ``mutations``: ``"EGFR p.L858R; TP53 p.R273H"`` (a gene alone when the protein change is
-  unknown);
-* ``copy_number``: ``"MET amp; CDKN2A del"`` (amp = +2, gain = +1, loss = -1, del = -2);
-* ``fusions``: ``"EML4-ALK v3; KIF5B-RET"`` (``GENE5::GENE3`` when a symbol holds a hyphen);
-* ``panel_genes``: ``""`` when every gene was tested, else the ``;``-separated genes tested.
+The frames the package builds (:func:`cohort_to_profiles`) hold alterations as *structured
+cells*, already normalised from the validated canonical tables, so the features read one
+representation and never parse text the package has just written (no render-then-parse
+round trip):
+
+* ``mutations``: a tuple of ``(gene, change)`` pairs, sorted and unique, e.g.
+  ``(("EGFR", "p.L858R"), ("TP53", "p.R273H"))`` (change ``None`` when unknown);
+* ``copy_number``: a tuple of ``(gene, state)`` pairs, one per gene (state an int, amp = +2,
+  gain = +1, loss = -1, del = -2; copy-neutral calls are left out), e.g. ``(("MET", 2),)``;
+* ``fusions``: a tuple of ``(gene_5p, gene_3p, variant)``, sorted and unique, e.g.
+  ``(("EML4", "ALK", "v3"),)`` (variant ``None`` when unknown);
+* ``()`` where nothing was detected;
+* ``panel_genes``: text, ``""`` when every gene was tested, else the ``;``-separated genes
+  tested (one string per distinct panel, read once per panel).
+
+A frame written by hand (notebooks, tests, a sheet given to the MLflow model) may hold the
+sheet's text instead: ``"EGFR p.L858R; TP53 p.R273H"``, ``"MET amp; CDKN2A del"``,
+``"EML4-ALK v3; KIF5B-RET"`` (``GENE5::GENE3`` when a symbol holds a hyphen). The features
+accept both, even mixed in one column, and read the same events from either.
+:func:`oncoresist.features.profile_text.profiles_as_text` writes the text for people.
 
 :func:`cohort_to_profiles` builds it from canonical tables, using **baseline samples only**,
 so the feature builder, the MLflow bundle and the batch scorer all see the same thing at
@@ -30,11 +45,11 @@ from oncoresist.contract import Cohort, baseline_samples
 from oncoresist.exceptions import InputDataError, Problem
 from oncoresist.features.profile_text import (
     EXPRESSION_PREFIX,
-    cna_text,
-    fusion_text,
+    cna_cells,
+    fusion_cells,
     gc_paused,
     mean_expression,
-    mutation_text,
+    mutation_cells,
     panel_text,
     positions,
 )
@@ -185,10 +200,11 @@ def cohort_to_profiles(
     DataFrame, or (DataFrame, list of Problem) with ``errors="collect"``
         Rows in the order of ``cohort.treatments``; columns :data:`PROFILE_COLUMNS`, then
         :data:`PROFILE_OPTIONAL_COLUMNS`, then ``expr_<GENE>``. For each treatment the
-        mutations, copy-number calls and fusions are the union over its baseline samples
-        (sorted, so the text is deterministic); a gene called differently in two samples keeps
-        its most extreme copy-number state; expression is the mean over the baseline samples
-        that have it. ``attrs["expression_scale"]`` holds the cohort's scale.
+        mutations, copy-number calls and fusions are structured cells (tuples, see the module
+        docstring): the union over its baseline samples, de-duplicated and sorted (so the cell,
+        and its text, is deterministic); a gene called differently in two samples keeps its
+        most extreme copy-number state (ties → the gain); expression is the mean over the
+        baseline samples that have it. ``attrs["expression_scale"]`` holds the cohort's scale.
 
     Notes
     -----
@@ -214,15 +230,16 @@ def cohort_to_profiles(
     else:
         frame = annotate_profiles(frame)
 
-    # Object dtype keeps one shared string per distinct panel (Arrow strings would copy each).
+    # Object dtype keeps the structured cells (tuples) as they are, and one shared string per
+    # distinct panel (Arrow strings would copy each).
     with gc_paused():
-        text = {
-            "mutations": mutation_text(cohort, pairs, order),
-            "copy_number": cna_text(cohort, pairs, order),
-            "fusions": fusion_text(cohort, pairs, order),
+        cells = {
+            "mutations": mutation_cells(cohort, pairs, order),
+            "copy_number": cna_cells(cohort, pairs, order),
+            "fusions": fusion_cells(cohort, pairs, order),
             "panel_genes": panel_text(cohort, pairs, order),
         }
-    for column, values in text.items():
+    for column, values in cells.items():
         frame[column] = pd.Series(values, index=frame.index, dtype=object)
     position = positions(order, pairs["treatment_id"])
     frame["n_baseline_samples"] = np.bincount(position, minlength=len(order)).astype(np.int64)

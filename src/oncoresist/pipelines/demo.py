@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from oncoresist.features.profile_text import profiles_as_text
 from oncoresist.features.profiles import cohort_to_profiles
 from oncoresist.io.canonical import write_canonical_folder
 from oncoresist.io.tables import write_table
@@ -30,9 +31,13 @@ SHEET_COLUMNS = (
 
 
 def profile_sheet(profiles: pd.DataFrame) -> pd.DataFrame:
-    """The clinicians' sheet of a profile frame: input columns only (nothing derived)."""
+    """The clinicians' sheet of a profile frame: input columns only (nothing derived).
+
+    Alterations are written as the sheet's text (structured cells through
+    :func:`~oncoresist.features.profile_text.profiles_as_text`).
+    """
     expression = [c for c in profiles.columns if str(c).startswith("expr_")]
-    sheet = profiles[[*SHEET_COLUMNS, *expression]].copy()
+    sheet = profiles_as_text(profiles[[*SHEET_COLUMNS, *expression]])
     sheet["line_number"] = sheet["line_number"].astype(int)
     return sheet
 

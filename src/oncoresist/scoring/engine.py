@@ -19,6 +19,7 @@ from oncoresist.contract import MECHANISMS, Cohort, baseline_samples
 from oncoresist.exceptions import Problem
 from oncoresist.explain.attributions import explain_features, top_drivers_text
 from oncoresist.explain.drivers import SURVIVAL_MODEL
+from oncoresist.features.profile_text import profiles_as_text
 from oncoresist.features.profiles import cohort_to_profiles
 from oncoresist.io.inputs import with_planned_drug
 from oncoresist.io.profiles import profiles_to_cohort
@@ -90,7 +91,8 @@ def score_profiles(
     bundle : ResistanceBundle
     frame : DataFrame
         Rows of a profile sheet (DESIGN.md): patient_id, cancer_type, drug, line_number,
-        mutations, copy_number, fusions, expr_<GENE> ... Cells may be text.
+        mutations, copy_number, fusions, expr_<GENE> ... Cells may be text; alteration cells
+        may also be structured (a frame from ``cohort_to_profiles``).
     source : str
         Input name used in rejection reports.
     first_line : int
@@ -112,7 +114,9 @@ def score_profiles(
         Probabilities are P(mechanism | resistance occurs).
     """
 
-    frame = with_planned_drug(frame, drug)
+    # The sheet reader validates text; a frame from cohort_to_profiles (structured cells) is
+    # written as its sheet first (text frames pass through untouched).
+    frame = profiles_as_text(with_planned_drug(frame, drug))
     sheet = profiles_to_cohort(
         frame, source, first_line=first_line, seen_treatments=seen_treatments
     )
