@@ -38,7 +38,6 @@ def run_main_job(
 
     Returns what each step produced (paths, run id, version, accounting).
     """
-
     console = console or Console()
     done: dict[str, Any] = {}
 

@@ -54,7 +54,6 @@ def evaluate_mechanism(
     seed: int = 0,
 ) -> Evaluation:
     """Macro-F1, balanced accuracy, OvR AUROC, log-loss and ECE (CIs when ``n_boot`` > 0)."""
-
     metrics = mechanism_metrics(y_true, proba)
     ci = {}
     if n_boot:
@@ -99,7 +98,6 @@ def evaluate_survival(
     ``survival_fn(times) -> (n, len(times))`` gives each test row's survival curve, needed for
     the integrated Brier score.
     """
-
     metrics = survival_metrics(y_train, y_test, risk, survival_fn=survival_fn, times=times)
     ci = {}
     if n_boot:
@@ -161,7 +159,6 @@ def oracle_metrics(
 
     Uses the simulator's hidden truth; only called after the models are fitted.
     """
-
     ids = pd.Index(treatment_ids)
     mech = oracle_mechanism_metrics(ground_truth, outcomes, treatment_ids=ids)
     surv = oracle_cindex(ground_truth, outcomes, treatment_ids=ids)
@@ -182,7 +179,6 @@ def subgroup_survival(
     min_rows: int = 30,
 ) -> pd.DataFrame:
     """Harrell C-index per setting for the model (and the oracle's true risk when given)."""
-
     rows = []
     event = y_test[y_test.dtype.names[0]]
     time = y_test[y_test.dtype.names[1]]
@@ -211,7 +207,6 @@ def subgroup_mechanism(
     min_rows: int = 30,
 ) -> pd.DataFrame:
     """Mechanism macro-F1 and log-loss per setting (labelled test rows)."""
-
     rows = []
     for setting in sorted(pd.unique(settings)):
         mask = settings == setting

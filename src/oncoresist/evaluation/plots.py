@@ -101,7 +101,6 @@ def confusion_matrix_figure(y_true: Sequence[str], y_pred: Sequence[str]) -> Fig
 
 def reliability_diagram(y_true: Sequence[str], proba: np.ndarray, n_bins: int = 10) -> Figure:
     """Reliability of the mechanism probabilities: one line per class (one-vs-rest)."""
-
     y_true = np.asarray(y_true)
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)

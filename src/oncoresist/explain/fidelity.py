@@ -102,7 +102,6 @@ class FidelityReport:
 
 def cause_groups(cause: PlantedCause, builder: Any, signatures: dict | None = None) -> list[str]:
     """Feature groups of the builder that carry ``cause`` (see the module docstring)."""
-
     groups = builder.feature_groups_
     wanted: set[str] = set()
     for part in cause.truth_feature.split("&"):

@@ -240,7 +240,6 @@ def resolve_signatures(source: Mapping | str | Path | None):
     A mapping may hold :class:`~oncoresist.knowledge.programs.Signature` objects or
     ``{"up": [...], "down": [...]}`` dicts.
     """
-
     if source is None or isinstance(source, str | Path):
         return load_signatures(source)
     signatures = {}
@@ -256,7 +255,6 @@ def resolve_signatures(source: Mapping | str | Path | None):
 
 def program_frame(profiles: pd.DataFrame, signatures: Mapping) -> pd.DataFrame:
     """Program scores of each row (columns = program names, positional index)."""
-
     columns = expression_map(profiles)
     bare = profiles[list(columns.values())].astype(float).reset_index(drop=True)
     bare.columns = list(columns)

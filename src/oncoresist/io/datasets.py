@@ -173,7 +173,6 @@ def load_gdsc(cache_dir: str | Path = DEFAULT_CACHE) -> dict[str, pd.DataFrame]:
     DatasetFetchError
         A file is missing (run ``oncoresist datasets fetch gdsc``) or fails its checksum.
     """
-
     folder = _gdsc_dir(cache_dir)
     frames = {}
     keys = {"GDSC1_IC50.csv": "ic50", "cosmic_info.csv.gz": "cosmic"}

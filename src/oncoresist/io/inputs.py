@@ -138,7 +138,6 @@ def read_cohort(path: str | os.PathLike[str], expression_profile: str | None = N
 
 def planned_treatments(cohort: Cohort, drug: str | None, path: Path) -> Cohort:
     """One planned treatment per patient when the input has no treatment table (``--drug``)."""
-
     if not drug:
         raise InputDataError(
             f"{path} has no treatments",

@@ -96,7 +96,6 @@ def terminate_as_interrupt() -> Iterator[Termination]:
     Only the main thread can install a handler, so elsewhere (notebook workers, servers)
     nothing changes; a signal the process ignores (SIGINT in a background job) stays ignored.
     """
-
     termination = Termination()
     if threading.current_thread() is not threading.main_thread():
         yield termination

@@ -235,7 +235,6 @@ def check_delimiter(path: Path) -> None:
     Read with the wrong separator, the header is one long column and every required column
     looks missing; naming the separator found is the useful message.
     """
-
     expected = DELIMITED.get(path.suffix.lower())
     if expected is None or not path.is_file():
         return

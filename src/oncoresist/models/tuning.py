@@ -36,7 +36,6 @@ def quiet(_stage: str, _fraction: float | None = None) -> None:
 
 def make_feature_builder(config: TrainingConfig) -> Any:
     """A fresh FeatureBuilder from the config."""
-
     f = config.features
     return FeatureBuilder(
         min_patients=f.min_patients,
@@ -50,7 +49,6 @@ def make_feature_builder(config: TrainingConfig) -> Any:
 
 def make_mechanism_model(config: TrainingConfig, **overrides: Any) -> Any:
     """A fresh MechanismClassifier with config values (and grid overrides)."""
-
     params = config.mechanism.model_dump(exclude={"grid", "exclude_feature_kinds"})
     params.update(overrides)
     return MechanismClassifier(**params, random_state=config.seed, n_jobs=config.n_jobs)
@@ -58,7 +56,6 @@ def make_mechanism_model(config: TrainingConfig, **overrides: Any) -> Any:
 
 def make_survival_model(config: TrainingConfig, **overrides: Any) -> Any:
     """A fresh TimeToResistanceModel with config values (and grid overrides)."""
-
     params = config.survival.model_dump(exclude={"grid"})
     params.update(overrides)
     return TimeToResistanceModel(**params, random_state=config.seed, n_jobs=config.n_jobs)
@@ -111,7 +108,6 @@ def cross_validate(
     Hyperparameters are chosen by mean validation log-loss (mechanism) and Harrell C-index
     (survival).
     """
-
     profiles = profiles.reset_index(drop=True)
     outcomes = outcomes.reset_index(drop=True)
     folds = cv_folds(profiles, n_splits=config.split.cv_folds, seed=config.seed)

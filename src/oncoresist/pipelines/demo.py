@@ -50,7 +50,6 @@ def make_demo(
     The simulator's hidden truth is not written: the demo is an input example, not a
     benchmark.
     """
-
     out = Path(out_dir) if out_dir else demo_dir()
     cohort = simulate_cohort(n=n, seed=seed).cohort
     cohort.name = "oncoresist-demo"

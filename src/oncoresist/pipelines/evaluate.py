@@ -89,7 +89,6 @@ def evaluate_model(
         When no treatment has an outcome, every one is censored, or none has a mechanism
         label (nothing to evaluate).
     """
-
     bundle, _ = resolve_bundle(model, tracking_uri)
     cohort = load_training_data(data)
     meta = bundle.metadata

@@ -77,7 +77,6 @@ def explain_file(
     InputDataError
         No row of the input can be read or explained.
     """
-
     out = Path(out)
     refuse_existing(out, overwrite)
     bundle, used = resolve_bundle(model, tracking_uri)

@@ -160,7 +160,6 @@ def log_held_out(
 
     ``metric_names(name) -> name`` renames metrics (the evaluation run's ``eval_`` names).
     """
-
     rename = metric_names or (lambda name: name)
     tracking.log_metrics({rename(k): v for k, v in held.metrics.items()})
     tracking.log_frame(held.survival_by_setting, "evaluation/survival_by_setting.csv")
@@ -203,7 +202,6 @@ def evaluate_and_log(
     report: Any,
 ) -> EvaluationOutcome:
     """Evaluate the XGBoost models (with CIs) and the baselines on the test split; log all."""
-
     times = config.evaluation.times_months
     with timer.stage("evaluation"):
         held = evaluate_held_out(
@@ -270,7 +268,6 @@ def _baselines(
 
     The mechanism baseline sees the same features as the XGBoost mechanism model.
     """
-
     b = config.baselines
     specs: list[tuple[str, str, Any]] = []
     if b.logistic:

@@ -44,7 +44,6 @@ def report_file(
     InputDataError
         Nothing could be scored, or a requested patient is not among the scored rows.
     """
-
     out = Path(out)
     refuse_existing(out, overwrite)
     bundle, used = resolve_bundle(model, tracking_uri)

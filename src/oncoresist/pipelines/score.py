@@ -89,7 +89,6 @@ def score_file(
     ModelLoadError
         The model reference does not resolve.
     """
-
     input_path, out = Path(input_path), Path(out)
     fmt = output_format(out, fmt)
     errors_path = Path(errors) if errors else out.with_name(out.stem + ".errors.csv")

@@ -33,7 +33,6 @@ def run_simulation(
     overwrite: bool = False,
 ) -> SimulationJob:
     """Simulate a cohort, write it, and return the simulated-vs-published table."""
-
     chosen = "all" if settings == "all" else [s.strip() for s in settings.split(",") if s.strip()]
     result = simulate_cohort(
         n=n,

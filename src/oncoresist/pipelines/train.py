@@ -87,7 +87,6 @@ class TrainingData:
 
 def load_training_data(path: str | Path) -> TrainingData:
     """Read a labelled cohort (any input form) and build its profile frame and outcomes."""
-
     path = Path(path)
     cohort = read_cohort(path)
     cohort = cohort.with_tables(treatments=annotate_treatments(cohort.treatments, cohort.patients))
@@ -149,7 +148,6 @@ def train(
     report : callable, optional
         ``report(stage, fraction)`` progress hook (the CLI draws rich progress bars with it).
     """
-
     timer = StageTimer()
     with timer.stage("load"):
         data = load_training_data(data_path)
@@ -321,7 +319,6 @@ def _explain_and_check_fidelity(
     outcome: Any,
 ) -> None:
     """Log global SHAP figures; on simulated data, check the drivers against the truth."""
-
     if config.explain_rows > 0:
         log_global_explanations(bundle, x_test.iloc[: config.explain_rows], timer=timer)
     if data.ground_truth is not None and is_simulation(data.source):
@@ -408,7 +405,6 @@ def log_global_explanations(
 
     The figures are closed once logged; the tables stay in the returned object.
     """
-
     with timer.stage("shap") if timer is not None else nullcontext():
         result = global_explanations(bundle, features_test)
         for path, figure in result.figures.items():
@@ -420,7 +416,6 @@ def log_global_explanations(
 
 def log_fidelity(report: FidelityReport) -> None:
     """Log ``fidelity_*`` metrics and the two tables to the active MLflow run."""
-
     tracking.log_metrics({k: v for k, v in report.metrics.items() if v == v})
     tracking.log_frame(report.causes, "explain/fidelity_causes.csv")
     tracking.log_frame(report.global_ranking, "explain/fidelity_global.csv")

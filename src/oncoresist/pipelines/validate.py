@@ -36,7 +36,6 @@ def validate_input(path: str | Path, expression_profile: str | None = None) -> V
     InputDataError
         Listing every problem found (all tables, then broken links, then unknown drugs).
     """
-
     path = Path(path)
     form = detect_input_form(path)
     cohort = read_cohort(path, expression_profile=expression_profile)

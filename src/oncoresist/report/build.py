@@ -167,7 +167,6 @@ def _select(
 
 def _patient_sections(bundle: Any, cohort: Any, chosen: pd.DataFrame, k: int) -> list[dict]:
     """Charts and drivers of each chosen row (features rebuilt by the bundle's builder)."""
-
     treatments = cohort.treatments[cohort.treatments["treatment_id"].isin(chosen["treatment_id"])]
     annotated, _ = annotate_treatments(treatments, cohort.patients, errors="collect")
     profiles = cohort_to_profiles(cohort.with_tables(treatments=annotated.reset_index(drop=True)))

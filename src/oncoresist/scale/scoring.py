@@ -129,7 +129,6 @@ def score_partition(
     frame: pd.DataFrame, bundle: Any, task: _Task, partition_info: dict | None = None
 ) -> pd.DataFrame:
     """Score one partition, write its parts, return its accounting row (a Dask task)."""
-
     if partition_info is None:
         raise RuntimeError("score_partition runs inside map_partitions only")
     number = int(partition_info["number"])
@@ -166,7 +165,6 @@ def _accepted_shared(
     frame: pd.DataFrame, keys: set[str], source: str, drug: str | None
 ) -> dict[str, int]:
     """Shared treatment keys this partition accepts on its own, with their row (pre-pass)."""
-
     sheet = profiles_to_cohort(with_planned_drug(frame, drug), source)
     return {k: line for k, line in sheet.row_of_treatment.items() if k in keys}
 
@@ -214,7 +212,6 @@ def score_dataset(
     ScoreJob
         Totals over all partitions; ``read = scored + rejected`` is checked.
     """
-
     input_path, out = Path(input_path), Path(out)
     errors_dir = Path(errors) if errors else out / ERRORS
     prepare_output(out, errors_dir, overwrite)

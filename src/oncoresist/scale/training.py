@@ -53,7 +53,6 @@ def train_dask(
     TrainingResult
         As the single-machine run; the MLflow run carries ``engine=dask``.
     """
-
     kwargs = {} if report is None else {"report": report}
     with dask_client(scheduler, n_workers, client) as dask, dask_boosting(dask):
         return train(config, data_path, experiment=experiment, tracking_uri=tracking_uri, **kwargs)

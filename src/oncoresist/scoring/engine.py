@@ -113,7 +113,6 @@ def score_profiles(
         ``scores`` in input order (accepted rows), ``rejected`` problems, ``n_read``.
         Probabilities are P(mechanism | resistance occurs).
     """
-
     # The sheet reader validates text; a frame from cohort_to_profiles (structured cells) is
     # written as its sheet first (text frames pass through untouched).
     frame = profiles_as_text(with_planned_drug(frame, drug))
@@ -150,7 +149,6 @@ def score_cohort(
     Treatments whose drug is unknown are rejected (with the closest known names); the others
     are scored in treatments order.
     """
-
     row_of_treatment = row_of_treatment or {}
     treatments = cohort.treatments
     if len(treatments) == 0:
@@ -180,7 +178,6 @@ def score_profile_frame(
     scored_at: str | None = None,
 ) -> pd.DataFrame:
     """Predictions, drivers, warnings and provenance for an annotated profile frame."""
-
     features = bundle.features(profiles)
     features.index = profiles.index
     out = profiles[["patient_id", "treatment_id", "drug", "setting"]].copy()
@@ -245,7 +242,6 @@ def _unknown_genes(bundle: Any, cohort: Cohort, profiles: pd.DataFrame) -> pd.Se
     A gene outside the training data (or too rare there) changes nothing in the prediction;
     the reader should know that its alteration was not weighed.
     """
-
     specs = getattr(bundle.feature_builder, "feature_specs_", [])
     known = {gene for spec in specs for gene in spec.genes}
     parts = [
@@ -277,7 +273,6 @@ def _known_alterations(cohort: Cohort, profiles: pd.DataFrame) -> pd.DataFrame:
     sharing a drug and the same catalogued alterations are looked up once (most rows have
     none, many share a driver such as EGFR p.L858R).
     """
-
     catalogue = load_resistance_catalogue()
     catalogued = {entry.gene for entry in catalogue.entries}
 

@@ -351,6 +351,5 @@ def raw_program_scores(
     values: np.ndarray, genes: Sequence[str], signatures: Mapping[str, Signature]
 ) -> dict[str, np.ndarray]:
     """Program scores (``programs.program_scores``) of an expression block, by program name."""
-
     scores = program_scores(pd.DataFrame(values, columns=list(genes)), signatures)
     return {c.removeprefix("program_"): scores[c].to_numpy(float) for c in scores.columns}

@@ -66,7 +66,6 @@ def write_simulation(
     ValueError
         For an unknown ``fmt``.
     """
-
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     folder = Path(out_dir)

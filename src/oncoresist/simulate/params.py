@@ -398,7 +398,6 @@ def load_params(path: str | Path | None = None) -> SimulationParams:
     ConfigError
         Naming the setting and field of every problem found.
     """
-
     path = Path(path) if path is not None else params_dir() / "settings.yaml"
     try:
         raw = read_yaml(path)

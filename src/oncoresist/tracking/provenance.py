@@ -61,7 +61,6 @@ def git_commit(path: str | Path | None = None) -> str:
 
 def package_versions() -> dict[str, str]:
     """Versions of the libraries a model depends on."""
-
     versions = {"python": platform.python_version(), "oncoresist": __version__}
     for name in (
         "numpy",

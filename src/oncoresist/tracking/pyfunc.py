@@ -85,7 +85,6 @@ with _without_type_hint_nag():
             Rows the scorer rejects keep their place with empty predictions and the reason
             in ``rejected_reason`` (Spark UDFs and HTTP clients need one row per input row).
             """
-
             frame = (
                 model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
             )
@@ -116,7 +115,6 @@ def rows_in_input_order(result: Any, n_rows: int) -> pd.DataFrame:
 
 def pip_requirements() -> list[str]:
     """Requirements recorded with the logged model (explicit: inference takes seconds)."""
-
     names = [
         "pandas",
         "numpy",
@@ -148,7 +146,6 @@ def _knowledge_snapshot(destination: Path) -> Path:
 
     ``destination`` is named ``data`` so that, as a code path, it lands beside the package.
     """
-
     shutil.copytree(knowledge_dir(), destination / "knowledge")
     return destination
 
@@ -163,7 +160,6 @@ def log_bundle(
 
     Returns a dict with ``model_uri``, ``version`` (None when not registered) and ``name``.
     """
-
     package_dir = Path(oncoresist.__file__).resolve().parent
     with tempfile.TemporaryDirectory() as tmp, _without_type_hint_nag():
         folder = save_bundle(bundle, Path(tmp) / BUNDLE_ARTIFACT)
@@ -211,7 +207,6 @@ def profile_signature(example: pd.DataFrame) -> Any:
     only the bad rows. ``any`` costs a per-cell pass in MLflow, affordable for these few
     columns but not for hundreds of expression columns.
     """
-
     specs = []
     for column in example.columns:
         kind = DataType.double if str(column).startswith("expr_") else AnyType()

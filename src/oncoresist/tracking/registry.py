@@ -219,7 +219,6 @@ def export_bundle(reference: str, destination: str | Path, uri: str | None = Non
     The folder is a complete MLflow pyfunc model (``mlflow.pyfunc.load_model`` reads it) and
     holds the bundle, so scoring works offline without the registry.
     """
-
     configure(uri)
     destination = Path(destination)
     try:

@@ -112,7 +112,6 @@ def fit_uncertainty(
         split has no mechanism label, ``time_intervals`` when it has no observed progression
         (tiny cohorts); the report card lists what is missing.
     """
-
     settings = config.uncertainty
     extras: dict[str, Any] = {}
     labels = pd.Series(np.asarray(mechanism_calibration, dtype=object))
@@ -181,7 +180,6 @@ def out_of_fold_proba(
     final model's hyperparameters (:func:`sklearn.base.clone`) and features. Unlabelled rows
     get probabilities too (they are simply not used).
     """
-
     labels = pd.Series(np.asarray(labels, dtype=object))
     known = labels.notna().to_numpy()
     fold = _patient_folds(patients, folds, seed)
@@ -215,7 +213,6 @@ def out_of_fold_pit(
     seed: int = 0,
 ) -> np.ndarray:
     """PIT value ``F_i(t_i)`` of each training row from a model copy fitted without its fold."""
-
     _, time = unpack_survival_target(y_train)
     fold = _patient_folds(patients, folds, seed)
     out = np.empty(len(x_train))
@@ -248,7 +245,6 @@ def evaluate_uncertainty(
     true_months : ndarray, optional
         True uncensored months to resistance (simulation ground truth; ``inf`` = never).
     """
-
     metrics: dict[str, float] = {}
     tables: dict[str, pd.DataFrame] = {}
     labels = pd.Series(np.asarray(mechanisms, dtype=object))

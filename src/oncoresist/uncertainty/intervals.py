@@ -71,7 +71,6 @@ def pit_values(model: object, X: pd.DataFrame, time: np.ndarray) -> np.ndarray:
 
 def km_cdf(values: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Kaplan–Meier estimate of ``P(V <= v)`` for right-censored ``V`` (steps at events)."""
-
     values = np.asarray(values, dtype=float)
     event = np.asarray(event, dtype=bool)
     if not event.any():
@@ -280,7 +279,6 @@ def coverage_against_truth(
 
     A patient who never becomes resistant (``inf``) is covered only when ``hi`` is ``inf``.
     """
-
     true_months = np.asarray(true_months, dtype=float)
     covered = (true_months >= lo) & (true_months <= hi)
     low, high = wilson_interval(int(covered.sum()), len(covered))

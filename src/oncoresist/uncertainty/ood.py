@@ -89,7 +89,6 @@ class OutOfDistributionDetector:
         reference_profiles: pd.DataFrame,
     ) -> OutOfDistributionDetector:
         """Fit on training features; take reference distances from held-out calibration rows."""
-
         if not 0 < self.quantile < 1:
             raise ConfigError(f"ood_quantile must be in (0, 1), got {self.quantile!r}")
         kinds = builder.feature_kinds_  # type: ignore[attr-defined]
@@ -216,7 +215,6 @@ class OutOfDistributionDetector:
     # ---------------------------------------------------------------- reasons
     def reasons(self, features: pd.DataFrame, profiles: pd.DataFrame) -> list[list[str]]:
         """Rule-based, plain-language reasons per row (empty list = none)."""
-
         n = len(profiles)
         reasons: list[list[str]] = [[] for _ in range(n)]
         unseen = unseen_categories(prepare_profiles(profiles), self.categories_)

@@ -60,7 +60,6 @@ def shift_expression_programs(
 
     Returns None when the frame has none of the programs' genes (nothing to shift).
     """
-
     signatures = load_signatures()
     columns = expression_map(profiles)
     genes = [columns.get(g.upper()) for p in programs for g in signatures[p].genes]
@@ -74,7 +73,6 @@ def shift_expression_programs(
 
 def shift_to_counts(profiles: pd.DataFrame, factor: float = COUNT_FACTOR) -> pd.DataFrame | None:
     """Copy with log2(TPM+1) replaced by log2(factor x TPM + 1); None without expression."""
-
     columns = list(expression_map(profiles).values())
     if not columns:
         return None
@@ -86,14 +84,12 @@ def shift_to_counts(profiles: pd.DataFrame, factor: float = COUNT_FACTOR) -> pd.
 
 def unseen_cancer_type(seen: Any) -> str | None:
     """The first cancer type of the knowledge base (file order) not in ``seen``; None if all are."""
-
     known = set(map(str, seen))
     return next((code for code in cancer_types() if code not in known), None)
 
 
 def shift_cancer_type(profiles: pd.DataFrame, cancer_type: str) -> pd.DataFrame:
     """Copy with every row's cancer type replaced and its setting re-derived (same drug)."""
-
     out = profiles.drop(columns=["setting"], errors="ignore").assign(cancer_type=cancer_type)
     annotated, _ = annotate_profiles(out, errors="collect")
     return annotated
@@ -146,7 +142,6 @@ def ood_shift_auroc(
         ``ood_auroc_<name>`` for each shifted copy, and ``ood_auroc_min``; empty with fewer
         than two rows.
     """
-
     if len(profiles) < 2:
         return {}
     profiles = profiles.reset_index(drop=True)

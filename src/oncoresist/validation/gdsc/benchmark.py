@@ -76,7 +76,6 @@ def _auc_ci(y: np.ndarray, *scores: np.ndarray, seed: int = 0, n: int = 200) -> 
 
 def evaluate_drug(data: GDSCData, drug: str, seed: int = 0, n_boot: int = 200) -> dict:
     """Per-drug labels, CV vs tissue baseline, leave-one-tissue-out and biomarker SHAP rank."""
-
     rows = data.responses[data.responses["drug"] == drug].reset_index(drop=True)
     if rows.empty:
         raise InputDataError(f"drug {drug!r} is not in the GDSC1 screens")
@@ -229,7 +228,6 @@ def benchmark_gdsc(
     evaluated too (:func:`oncoresist.validation.gdsc.pandrug.evaluate_pan_drug`), all of them in
     ``n_jobs`` processes (:func:`evaluate_drugs`).
     """
-
     started = time.perf_counter()
     files = load_gdsc(cache_dir)
     data = join_gdsc(files["ic50"], files["cosmic"], files["features"])
@@ -248,7 +246,6 @@ def benchmark_gdsc(
 
 def log_gdsc_runs(result: GDSCBenchmark, experiment: str, uri: str | None) -> dict[str, str]:
     """One MLflow run per drug (dataset ``gdsc1`` × model ``xgboost <drug>``)."""
-
     run_ids = {}
     for row in result.drugs.to_dict("records"):
         name = f"gdsc1 · xgboost {row['drug']}"

@@ -31,7 +31,6 @@ def _column_ranks(drugs: pd.DataFrame) -> list[str]:
 
 def render_gdsc_markdown(result: object) -> str:
     """The ``gdsc`` section of the validation page."""
-
     join = result.join
     drugs = result.drugs
     table = pd.DataFrame(
@@ -132,7 +131,6 @@ def render_gdsc_markdown(result: object) -> str:
 
 def render_pan_drug_markdown(result: object) -> str:
     """The pan-drug subsection of the ``gdsc`` section (per drug and pooled)."""
-
     pan = result.pan_drug
     d = pan.drugs
     per_drug = dict(zip(result.drugs["drug"], result.drugs["auroc"], strict=True))

@@ -125,7 +125,6 @@ def pan_drug_table(data: GDSCData, drugs: tuple[str, ...]) -> tuple[pd.DataFrame
 
 def grouped_folds(strata: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> np.ndarray:
     """Fold number of each row: stratified on ``strata``, a group never split across folds."""
-
     folds = np.full(len(strata), -1)
     splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
     for number, (_, test) in enumerate(splitter.split(np.zeros(len(strata)), strata, groups)):
@@ -170,7 +169,6 @@ def choose_grouped(
     :data:`~oncoresist.validation.gdsc.prior.PRIOR_GRID`; every pair on the same folds, ties keep
     the earlier pair (prior off first).
     """
-
     folds = grouped_folds(strata, rows["cosmic_id"].to_numpy(), INNER_SPLITS, seed)
     y = rows["resistant"].to_numpy()
     scores = {}
@@ -206,7 +204,6 @@ def auc_ci_by_group(
     Rows of one cell line (one per drug) are not independent, so pooled intervals resample
     cell lines; on one drug's rows every group is one row and this is the row bootstrap.
     """
-
     codes, _ = pd.factorize(groups)
     members = pd.Series(np.arange(len(codes))).groupby(codes).indices
     members = [members[i] for i in range(len(members))]
@@ -225,7 +222,6 @@ def evaluate_pan_drug(
     data: GDSCData, drugs: tuple[str, ...], seed: int = 0, n_boot: int = 200
 ) -> PanDrugResult:
     """Grouped CV vs the (drug × tissue) rate, leave-one-tissue-out, SHAP rank per drug."""
-
     started = time.perf_counter()
     rows, X = pan_drug_table(data, drugs)
     y = rows["resistant"].to_numpy()
@@ -343,7 +339,6 @@ def _metric_key(drug: str) -> str:
 
 def log_pan_drug_run(result: PanDrugResult, experiment: str, uri: str | None) -> str:
     """One MLflow run (dataset ``gdsc1`` × model ``xgboost pan-drug``): pooled and per drug."""
-
     tags = {"part": "gdsc", "dataset": "gdsc1", "model": "xgboost pan-drug", "drug": "pan-drug"}
     with tracking.start_run(experiment, "gdsc1 · xgboost pan-drug", tags, uri=uri) as run:
         tracking.log_params(

@@ -58,7 +58,6 @@ def out_of_fold_rate(
     groups: pd.Series, y: np.ndarray, seed: int = 0, n_splits: int = ENCODING_SPLITS
 ) -> np.ndarray:
     """:func:`smoothed_rate` of every row from the other folds only (K-fold target encoding)."""
-
     groups = pd.Series(np.asarray(groups))
     y = np.asarray(y)
     rate = np.zeros(len(y))
@@ -85,7 +84,6 @@ def fit_with_prior(
     X: pd.DataFrame, y: np.ndarray, margin: np.ndarray | None, depth: int, seed: int = 0
 ) -> object:
     """The per-drug classifier fitted from ``margin`` (None: from XGBoost's own base score)."""
-
     model = make_classifier(depth, seed)
     return model.fit(X, y) if margin is None else model.fit(X, y, base_margin=margin)
 
@@ -116,7 +114,6 @@ def choose_depth_and_prior(
     Depths from :data:`oncoresist.validation.gdsc.data.DEPTH_GRID`, prior from :data:`PRIOR_GRID`;
     every pair is scored on the same folds. Ties keep the earlier pair (prior off first).
     """
-
     y = np.asarray(y)
     tissue = pd.Series(np.asarray(tissue))
     folds = list(StratifiedKFold(3, shuffle=True, random_state=seed).split(X, y))
@@ -191,7 +188,6 @@ def out_of_fold_drug_tissue_rate(
     and stratified on the drug, never on the label, so a row's own label neither enters its
     rate nor moves it to another fold.
     """
-
     rate = np.zeros(len(rows))
     splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
     drug, line = rows["drug"].to_numpy(), rows["cosmic_id"].to_numpy()

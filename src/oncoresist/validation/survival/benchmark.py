@@ -46,7 +46,6 @@ def _quiet(_message: str) -> None:
 
 def _protocol_tasks(protocol: Protocol, models: Sequence[str]) -> list[tuple]:
     """One task per model on the protocol's published split (its own ``random_state``)."""
-
     X, y = load_dataset(protocol.dataset, protocol.encoding)
     event = y[y.dtype.names[0]]
     X_train, X_test, y_train, y_test = train_test_split(
@@ -122,7 +121,6 @@ def run_repeated_cv(
     report: Reporter = _quiet,
 ) -> tuple[pd.DataFrame, list[dict[str, object]]]:
     """Repeated stratified K-fold CV (stratified on the event), every model on the same folds."""
-
     encoding = "ordinal_grade" if dataset == "gbsg2" else "one_hot"
     X, y = load_dataset(dataset, encoding)
     event = y[y.dtype.names[0]]
@@ -166,7 +164,6 @@ def summarise_cv(folds: pd.DataFrame) -> pd.DataFrame:
     The variance of the mean uses Nadeau & Bengio's correction ``(1/J + n_test/n_train) s²``
     with J fold scores, and a t quantile with J - 1 degrees of freedom.
     """
-
     rows = []
     for (dataset, model), group in folds.groupby(["dataset", "model"], sort=False):
         ratio = float(group["n_test"].mean() / group["n_train"].mean())
@@ -253,7 +250,6 @@ def benchmark_survival(
     experiment : str, optional
         MLflow experiment for one run per dataset × model (None: no logging).
     """
-
     seconds: dict[str, float] = {}
     tuned: list[dict[str, object]] = []
     started = _time.perf_counter()
@@ -292,7 +288,6 @@ def log_survival_runs(
     result: SurvivalBenchmark, experiment: str, tracking_uri: str | None = None
 ) -> dict[str, str]:
     """One MLflow run per dataset × model: protocol and CV metrics, fold table, tuned choices."""
-
     run_ids = {}
     pairs = pd.concat(
         [result.protocols[["dataset", "model"]], result.cv_folds[["dataset", "model"]]]

@@ -72,7 +72,6 @@ def fit_and_score(
     training and test rows together: IPCW weights from the training rows alone are undefined for a
     test time beyond the last training time (it happens in breast_cancer).
     """
-
     model.fit(X_train, y_train)
     risk = model.predict(X_test)
     scores = survival_metrics(y_train, y_test, risk, times=())
@@ -110,7 +109,6 @@ def run_tasks(tasks: list[tuple], n_jobs: int, done: Callable[[int], None] | Non
     release the GIL, but the rest of each fit (sksurv, pandas, IBS) is Python. A single
     task, or ``n_jobs=1``, runs here, and the forest then gets the ``n_jobs`` threads itself.
     """
-
     workers = max(1, min(n_jobs, len(tasks)))
     threads = max(1, n_jobs // workers)  # threads per fit: only a lone task gets > 1
     calls = (

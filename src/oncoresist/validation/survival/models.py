@@ -104,7 +104,6 @@ def load_dataset(name: str, encoding: str = "one_hot") -> tuple[pd.DataFrame, np
     encodes the rest, as the random survival forest guide does; ``"one_hot"`` is
     :class:`sksurv.preprocessing.OneHotEncoder` on every categorical column.
     """
-
     loaders = {"gbsg2": load_gbsg2, "breast_cancer": load_breast_cancer}
     if name not in loaders:
         raise ConfigError(f"unknown dataset {name!r}; choose from {sorted(loaders)}")
@@ -250,7 +249,6 @@ def make_model(name: str, dataset: str, seed: int, n_jobs: int = 1, rsf: str = "
     the path) and as the project's standardised Coxnet on the 80 breast_cancer features
     (unpenalised Cox on 148 training rows would overfit), stumps as in the boosting guide.
     """
-
     if name == KM:
         return KaplanMeierReference()
     if name == COXNET and dataset == "breast_cancer":
