@@ -100,6 +100,35 @@ def test_no_private_name_is_imported_from_another_module():
     assert found == []
 
 
+def _defined_names(name: str) -> set[str]:
+    names: set[str] = set()
+    for node in _tree(name).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.Try):  # optional imports: `try: import fcntl`
+            names |= {a.asname or a.name for n in ast.walk(node) if isinstance(n, ast.Import)
+                      for a in n.names}  # fmt: skip
+    return names
+
+
+def test_no_module_re_exports_a_name_it_imports():
+    """One address per name: ``__all__`` lists only what the module defines (rule 5)."""
+    found = []
+    for name in MODULES:
+        if name == "oncoresist.contract":  # the one facade LAYOUT allows
+            continue
+        for node in _tree(name).body:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+            ):
+                listed = {e.value for e in node.value.elts if isinstance(e, ast.Constant)}
+                found += [f"{name}.{n}" for n in sorted(listed - _defined_names(name))]
+    assert found == []
+
+
 def test_no_module_defines_a_module_level_getattr():
     found = [
         name

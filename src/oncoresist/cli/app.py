@@ -24,13 +24,13 @@ import typer
 
 from oncoresist import RESEARCH_USE_NOTICE, __version__
 from oncoresist.cli.benchmark import benchmark_app, datasets_app
-from oncoresist.cli.common import EXIT_DATA_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, out
+from oncoresist.cli.common import out
 from oncoresist.cli.data import simulate, validate
 from oncoresist.cli.models import models_app
 from oncoresist.cli.score import explain, report, score
 from oncoresist.cli.train import evaluate, run, train
 
-__all__ = ["EXIT_DATA_ERROR", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "app", "main"]
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="oncoresist",
