@@ -19,7 +19,7 @@ from oncoresist.contract import Cohort, baseline_samples, validate_cohort
 from oncoresist.contract.alterations import normalise_fusion_variant, normalise_protein_change
 from oncoresist.exceptions import InputDataError
 from oncoresist.features.builder import FeatureBuilder
-from oncoresist.features.genomic import parse_events
+from oncoresist.features.events import parse_events
 from oncoresist.features.profile_text import (
     CN_STATE_WORDS,
     SEPARATOR,

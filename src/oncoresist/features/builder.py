@@ -33,11 +33,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from oncoresist.contract import EXPRESSION_SCALES
 from oncoresist.exceptions import ConfigError, InputDataError, Problem
+from oncoresist.features.events import parse_events
 from oncoresist.features.genomic import (
     GENOMIC_FAMILIES,
     genomic_block,
     genomic_specs,
-    parse_events,
 )
 from oncoresist.features.inputs import (
     CATEGORY_FAMILIES,

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from oncoresist.exceptions import UnknownDrugError
-from oncoresist.features.genomic import GenomicEvents
+from oncoresist.features.events import GenomicEvents
 from oncoresist.knowledge.drugs import resolve_drug
 from oncoresist.knowledge.resistance import (
     known_resistance,

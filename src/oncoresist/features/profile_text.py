@@ -5,7 +5,7 @@ Helpers of :func:`oncoresist.features.profiles.cohort_to_profiles`. Each takes t
 treatment. Alterations are *structured cells*, already normalised from the validated tables:
 ``(("EGFR", "p.L858R"), ("TP53", "p.R273H"))``, ``(("MET", 2),)``,
 ``(("EML4", "ALK", "v3"),)`` (``()`` when nothing was detected); the features read them as
-they are (:func:`oncoresist.features.genomic.parse_events`), with no text written and parsed
+they are (:func:`oncoresist.features.events.parse_events`), with no text written and parsed
 back in between. The panel's genes stay text (one string per distinct panel) and expression
 is the mean over baseline samples. Sorting and de-duplication are vectorised; Python touches
 each distinct alteration once and each treatment once (a pandas groupby with a Python

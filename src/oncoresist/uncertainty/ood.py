@@ -30,7 +30,7 @@ from scipy.linalg import cho_factor, cho_solve
 from sklearn.covariance import LedoitWolf
 
 from oncoresist.exceptions import ConfigError
-from oncoresist.features.genomic import parse_events
+from oncoresist.features.events import parse_events
 from oncoresist.features.inputs import prepare_profiles, unseen_categories
 
 BLOCK_KINDS = {
