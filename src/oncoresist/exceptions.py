@@ -59,6 +59,11 @@ class Problem:
         return text
 
 
+def rejected_row_count(problems: list[Problem]) -> int:
+    """Input rows the problems reject: a row with several problems counts once."""
+    return len({(p.source, p.row) for p in problems})
+
+
 class InputDataError(OncoresistError, ValueError):
     """Input data break the data contract.
 

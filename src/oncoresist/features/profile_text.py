@@ -174,25 +174,32 @@ def _normalise_variant(name: str, variant: object) -> str | None:
     return normalise_fusion_variant(text)
 
 
-def join_by_position(position: np.ndarray, tokens: np.ndarray, n: int, sep: str) -> np.ndarray:
-    """Join the tokens of each row position (sorted, unique) with ``sep``; ``""`` when none.
+def _runs(position: np.ndarray, codes: np.ndarray) -> tuple[list[int], list[int], list[int], list]:
+    """Sort ``(position, code)`` pairs, drop repeats, and cut them into one run per row.
 
-    Vectorised sort and de-duplication, then one ``str.join`` per row: a groupby with a
-    Python aggregation costs ~50x more on 100,000 treatments.
+    Returns ``(rows, starts, ends, codes)``: row ``rows[k]`` holds
+    ``codes[starts[k]:ends[k]]``, ascending and unique. Vectorised: a groupby with a Python
+    aggregation costs ~50x more on 100,000 treatments.
     """
-    out = np.full(n, "", dtype=object)
-    if len(position) == 0:
-        return out
-    codes, uniques = pd.factorize(np.asarray(tokens, dtype=object), sort=True)
     order = np.lexsort((codes, position))
     position, codes = position[order], codes[order]
     new = np.ones(len(position), dtype=bool)
     new[1:] = (position[1:] != position[:-1]) | (codes[1:] != codes[:-1])
     position, codes = position[new], codes[new]
-    words = np.asarray(uniques, dtype=object)[codes].tolist()
     starts = np.flatnonzero(np.r_[True, position[1:] != position[:-1]])
     ends = np.r_[starts[1:], len(position)]
-    for row, a, b in zip(position[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
+    return position[starts].tolist(), starts.tolist(), ends.tolist(), codes
+
+
+def join_by_position(position: np.ndarray, tokens: np.ndarray, n: int, sep: str) -> np.ndarray:
+    """Join the tokens of each row position (sorted, unique) with ``sep``; ``""`` when none."""
+    out = np.full(n, "", dtype=object)
+    if len(position) == 0:
+        return out
+    codes, uniques = pd.factorize(np.asarray(tokens, dtype=object), sort=True)
+    rows, starts, ends, codes = _runs(position, codes)
+    words = np.asarray(uniques, dtype=object)[codes].tolist()
+    for row, a, b in zip(rows, starts, ends, strict=True):
         out[row] = sep.join(words[a:b])
     return out
 
@@ -209,8 +216,8 @@ def cells_by_position(
 
     ``tokens[i]`` spells ``items[i]`` (one spelling per distinct item): items are ordered as
     their text sorts and de-duplicated, so :func:`alterations_text` of a cell is the text
-    :func:`join_by_position` would write. Vectorised sort and de-duplication (as in
-    :func:`join_by_position`), then one ``tuple`` per row.
+    :func:`join_by_position` would write. The same vectorised sort and de-duplication, then
+    one ``tuple`` per row.
     """
     out: list[tuple] = [()] * n
     if len(position) == 0:
@@ -219,15 +226,9 @@ def cells_by_position(
     item_of = np.empty(len(uniques), dtype=object)
     for code, item in zip(codes.tolist(), items, strict=True):
         item_of[code] = item
-    order = np.lexsort((codes, position))
-    position, codes = position[order], codes[order]
-    new = np.ones(len(position), dtype=bool)
-    new[1:] = (position[1:] != position[:-1]) | (codes[1:] != codes[:-1])
-    position, codes = position[new], codes[new]
+    rows, starts, ends, codes = _runs(position, codes)
     gathered = item_of[codes].tolist()
-    starts = np.flatnonzero(np.r_[True, position[1:] != position[:-1]])
-    ends = np.r_[starts[1:], len(position)]
-    for row, a, b in zip(position[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
+    for row, a, b in zip(rows, starts, ends, strict=True):
         out[row] = tuple(gathered[a:b])
     return out
 

@@ -42,6 +42,7 @@ __all__ = [
     "InputForm",
     "detect_input_form",
     "iter_input",
+    "no_rows_error",
     "planned_treatments",
     "read_cohort",
     "read_input",
@@ -98,6 +99,18 @@ def detect_input_form(path: str | os.PathLike[str]) -> InputForm:
     )  # fmt: skip
 
 
+def _check_expression_profile(
+    path: str | os.PathLike[str], form: InputForm, expression_profile: str | None
+) -> None:
+    if expression_profile is not None and form != "cbioportal":
+        raise InputDataError(
+            f"{path}: expression_profile applies to cBioPortal studies only",
+            [Problem(str(path), None, None, expression_profile,
+                     f"this input is a {form} input with one expression table",
+                     "drop --expression-profile")],
+        )  # fmt: skip
+
+
 def read_cohort(path: str | os.PathLike[str], expression_profile: str | None = None) -> Cohort:
     """Read any input form into a validated :class:`~oncoresist.contract.Cohort`.
 
@@ -116,13 +129,7 @@ def read_cohort(path: str | os.PathLike[str], expression_profile: str | None = N
         keep the good rows and get the rejected ones back.
     """
     form = detect_input_form(path)
-    if expression_profile is not None and form != "cbioportal":
-        raise InputDataError(
-            f"{path}: expression_profile applies to cBioPortal studies only",
-            [Problem(str(path), None, None, expression_profile,
-                     f"this input is a {form} input with one expression table",
-                     "drop --expression-profile")],
-        )  # fmt: skip
+    _check_expression_profile(path, form, expression_profile)
     if form == "canonical":
         return read_canonical_folder(path)
     if form == "cbioportal":
@@ -252,8 +259,7 @@ def iter_input(
             cohort = planned_treatments(cohort, drug, path)
         yield InputBatch(cohort, [], len(cohort.treatments), path.name, None, list(cohort.notes))
         return
-    if expression_profile is not None:
-        read_cohort(path, expression_profile=expression_profile)  # raises the standard error
+    _check_expression_profile(path, form, expression_profile)
     check_delimiter(path)
     if chunk_size is not None and path.suffix.lower() in STREAMED_SHEETS:
         chunks: Iterable[pd.DataFrame] = iter_profile_chunks(path, chunk_size)
@@ -273,11 +279,15 @@ def iter_input(
             list(sheet.warnings_),
         )
     if not any_rows:
-        raise InputDataError(
-            f"{path.name} has a header but no rows",
-            [Problem(path.name, None, None, "", "no data rows",
-                     "add one row per patient-treatment")],
-        )  # fmt: skip
+        raise no_rows_error(path.name)
+
+
+def no_rows_error(source: str) -> InputDataError:
+    """The error of a sheet with a header but no rows (streamed here or partitioned by Dask)."""
+    return InputDataError(
+        f"{source} has a header but no rows",
+        [Problem(source, None, None, "", "no data rows", "add one row per patient-treatment")],
+    )
 
 
 def read_input(

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from oncoresist.exceptions import OutputExistsError, Problem
-from oncoresist.io.files import atomic_write
+from oncoresist.io.files import atomic_write, refuse_existing
 from oncoresist.io.tables import TABLE_EXTENSIONS, write_table
 
 #: Spreadsheets run a cell starting with one of these as a formula (CSV/XLSX injection).
@@ -227,8 +227,7 @@ def prepare_output(out: Path, errors: Path, overwrite: bool) -> None:
     for target in (out, errors):
         if not target.exists():
             continue
-        if not overwrite:
-            raise OutputExistsError(f"{target} exists; pass --overwrite to replace it")
+        refuse_existing(target, overwrite)
         if target.is_file():
             target.unlink()
             continue

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from oncoresist.exceptions import InputDataError, Problem
+from oncoresist.exceptions import InputDataError, Problem, rejected_row_count
 from oncoresist.explain.attributions import drivers_table, explain_features
 from oncoresist.features.profiles import cohort_to_profiles
 from oncoresist.io.files import make_folder, refuse_existing
@@ -87,5 +87,5 @@ def explain_file(
     )
     make_folder(out.parent)
     write_table(table, out)
-    n_rejected = len({(p.source, p.row) for p in rejected})
+    n_rejected = rejected_row_count(rejected)
     return ExplainJob(out, n_read, len(profiles), n_rejected, len(table), used, rejected)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oncoresist.exceptions import InputDataError
+from oncoresist.exceptions import InputDataError, rejected_row_count
 from oncoresist.io.files import atomic_write, make_folder, refuse_existing
 from oncoresist.io.inputs import read_input
 from oncoresist.report.build import DEFAULT_MAX_PATIENTS, build_report
@@ -63,7 +63,7 @@ def report_file(
         batch.cohort,
         scores,
         n_read=batch.n_read,
-        n_rejected=len({(p.source, p.row) for p in rejected}),
+        n_rejected=rejected_row_count(rejected),
         patients=patients,
         max_patients=max_patients or DEFAULT_MAX_PATIENTS,
         reference=used,

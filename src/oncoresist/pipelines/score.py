@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from oncoresist.exceptions import Problem
+from oncoresist.exceptions import Problem, rejected_row_count
 from oncoresist.io.files import make_folder, refuse_existing
 from oncoresist.io.inputs import iter_input
 from oncoresist.io.scores import ChunkWriter, atomic_path, terminate_as_interrupt, write_problems
@@ -125,7 +125,7 @@ def score_file(
         if rejected:
             # renamed just before the scores, so a finished scores file always has its errors
             errors_written = write_problems(rejected, errors_path)
-    n_rejected = len({(p.source, p.row) for p in rejected})
+    n_rejected = rejected_row_count(rejected)
     if n_scored + n_rejected != n_read:
         raise RuntimeError(
             f"row accounting failed (read {n_read}, scored {n_scored}, "

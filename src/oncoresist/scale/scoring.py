@@ -34,9 +34,9 @@ from typing import Any
 
 import pandas as pd
 
-from oncoresist.exceptions import ConfigError, InputDataError, Problem
+from oncoresist.exceptions import ConfigError, Problem
 from oncoresist.io.files import make_folder, remove_folder
-from oncoresist.io.inputs import with_planned_drug
+from oncoresist.io.inputs import no_rows_error, with_planned_drug
 from oncoresist.io.profiles import profiles_to_cohort
 from oncoresist.io.scores import (
     ERRORS,
@@ -222,11 +222,7 @@ def score_dataset(
     try:
         partitions, keys, columns = plan_partitions(input_path, partition_rows, staging)
         if not partitions or sum(p.n_rows for p in partitions) == 0:
-            raise InputDataError(
-                f"{input_path.name} has a header but no rows",
-                [Problem(input_path.name, None, None, "", "no data rows",
-                         "add one row per patient-treatment")],
-            )  # fmt: skip
+            raise no_rows_error(input_path.name)
         shared = cross_partition_keys(keys)
         with dask_client(scheduler, n_workers, client) as dask:
             accepted: dict[int, dict[str, int]] = {}

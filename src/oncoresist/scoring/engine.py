@@ -16,7 +16,7 @@ import pandas as pd
 
 from oncoresist import __version__
 from oncoresist.contract import MECHANISMS, Cohort, baseline_samples
-from oncoresist.exceptions import Problem
+from oncoresist.exceptions import Problem, rejected_row_count
 from oncoresist.explain.attributions import explain_features, top_drivers_text
 from oncoresist.explain.drivers import SURVIVAL_MODEL
 from oncoresist.features.profile_text import profiles_as_text
@@ -62,7 +62,7 @@ class ScoreResult:
     @property
     def n_rejected(self) -> int:
         """Distinct input rows rejected (a row with several problems counts once)."""
-        return len({(p.source, p.row) for p in self.rejected})
+        return rejected_row_count(self.rejected)
 
     def accounting(self) -> str:
         """The closing line of every scoring run."""

@@ -242,3 +242,14 @@ def bundle_from_folder(folder: Path) -> ResistanceBundle | None:
             {k: identity[k] for k in ("model_name", "model_version") if k in identity}
         )
     return bundle
+
+
+def require_bundle(folder: Path) -> ResistanceBundle:
+    """:func:`bundle_from_folder`, raising :class:`ModelLoadError` where it finds none."""
+    bundle = bundle_from_folder(folder)
+    if bundle is None:
+        raise ModelLoadError(
+            f"{folder} holds no oncoresist bundle (looked for {BUNDLE_FILE} in {folder}, "
+            f"{folder / 'artifacts' / BUNDLE_ARTIFACT} and {folder / BUNDLE_ARTIFACT})"
+        )
+    return bundle

@@ -24,12 +24,7 @@ from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
 
 from oncoresist.exceptions import ModelLoadError
 from oncoresist.models.bundle import ResistanceBundle
-from oncoresist.tracking.bundles import (
-    BUNDLE_ARTIFACT,
-    BUNDLE_FILE,
-    EXPORT_FILE,
-    bundle_from_folder,
-)
+from oncoresist.tracking.bundles import EXPORT_FILE, require_bundle
 from oncoresist.tracking.store import configure, with_retry
 
 logger = logging.getLogger(__name__)
@@ -131,7 +126,7 @@ def load_bundle(reference: str, uri: str | None = None) -> ResistanceBundle:
     """
     path = Path(reference)
     if path.exists():
-        return _bundle_in(path)
+        return require_bundle(path)
     if not reference.startswith(("models:/", "runs:/", "m-")):
         raise ModelLoadError(
             f"model reference {reference!r} is neither an existing folder nor an MLflow URI "
@@ -146,7 +141,7 @@ def load_bundle(reference: str, uri: str | None = None) -> ResistanceBundle:
             f"cannot resolve model {reference!r}: {err.message.rstrip('.')}. "
             f"{_registry_listing(client)}"
         ) from err
-    bundle = _bundle_in(Path(local))
+    bundle = require_bundle(Path(local))
     identity = _registry_identity(reference, client)
     if not identity:  # runs:/ or a logged-model id: ask the registry by run
         identity = model_folder_identity(Path(local), bundle.metadata)
@@ -246,13 +241,3 @@ def load_pyfunc(reference: str, uri: str | None = None) -> Any:
     """Load the MLflow pyfunc model (for parity checks with ``mlflow models serve``)."""
     configure(uri)
     return mlflow.pyfunc.load_model(reference)
-
-
-def _bundle_in(folder: Path) -> ResistanceBundle:
-    bundle = bundle_from_folder(folder)
-    if bundle is None:
-        raise ModelLoadError(
-            f"{folder} holds no oncoresist bundle (looked for {BUNDLE_FILE} in {folder}, "
-            f"{folder / 'artifacts' / BUNDLE_ARTIFACT} and {folder / BUNDLE_ARTIFACT})"
-        )
-    return bundle

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from oncoresist.exceptions import ModelLoadError
 from oncoresist.models.bundle import ResistanceBundle
-from oncoresist.tracking.bundles import DEFAULT_MODEL, EXPORTED_CHAMPION, bundle_from_folder
+from oncoresist.tracking.bundles import DEFAULT_MODEL, EXPORTED_CHAMPION, require_bundle
 
 
 def resolve_bundle(reference: str, tracking_uri: str | None = None) -> tuple[ResistanceBundle, str]:
@@ -18,9 +18,8 @@ def resolve_bundle(reference: str, tracking_uri: str | None = None) -> tuple[Res
     The default ``models:/oncoresist@champion`` falls back to the exported
     ``models/oncoresist-champion`` folder when no registry answers.
     """
-    local = bundle_from_folder(Path(reference))
-    if local is not None:
-        return local, reference
+    if Path(reference).exists():  # a folder: read without MLflow, or say why it holds no model
+        return require_bundle(Path(reference)), reference
     # Only registry references need MLflow (~1 s to import); folders never load it.
     from oncoresist.tracking.registry import load_bundle  # noqa: PLC0415
 
