@@ -13,7 +13,6 @@ from rich.console import Console
 from oncoresist.cli.common import frame_table
 from oncoresist.cli.summaries import calibration_display, metric_summaries, training_progress
 from oncoresist.defaults import DEFAULT_COHORT_SIZE, DEFAULT_SEED
-from oncoresist.io.files import make_folder
 from oncoresist.models.config import load_config
 from oncoresist.paths import demo_dir
 from oncoresist.pipelines.report import report_file
@@ -46,10 +45,10 @@ def run_main_job(
 
     step("1. Validate the demo inputs")
     for path in (demo_dir() / "canonical", demo_dir() / "profiles.csv"):
-        report = validate_input(path)
-        summary = report.summary
+        checked = validate_input(path)
+        summary = checked.summary
         console.print(
-            f"[green]valid[/] {report.form}: {path} — {summary['patients']} patients, "
+            f"[green]valid[/] {checked.form}: {path} — {summary['patients']} patients, "
             f"{summary['treatments']} treatments, {summary['expressed_genes']} genes"
         )
 
@@ -65,9 +64,9 @@ def run_main_job(
     done["simulation"] = sim.out_dir
 
     step("3. Train, evaluate and register")
-    display, report = training_progress(console, quiet=False)
+    display, on_stage = training_progress(console, quiet=False)
     with display:
-        result = train(load_config(config), sim.out_dir, tracking_uri=tracking_uri, report=report)
+        result = train(load_config(config), sim.out_dir, tracking_uri=tracking_uri, report=on_stage)
     console.print(frame_table(result.comparison, title="Test-split metrics (95% CI)"))
     for title, frame in metric_summaries(result.metrics):
         console.print(frame_table(frame, title=title))
@@ -83,8 +82,7 @@ def run_main_job(
     done["exported"] = exported
 
     step("5. Score the demo profiles")
-    reports = Path(reports_dir)
-    make_folder(reports)
+    reports = Path(reports_dir)  # score_file creates it
     scored = score_file(
         demo_dir() / "profiles.csv",
         reports / "demo_scores.csv",
@@ -96,7 +94,6 @@ def run_main_job(
     done["scores"] = scored.out
 
     step("6. Write the review report")
-
     report = report_file(
         demo_dir() / "profiles.csv", reports / "demo.html", model=str(exported), overwrite=True
     )
